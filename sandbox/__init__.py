@@ -1,1 +1,34 @@
-"""sandbox."""
+"""A faithful local stand-in for RingCentral (REST, OAuth, Glip, subscriptions) and PubNub.
+
+Run it with ``python -m sandbox`` (see ``--help`` and ``sandbox/README.md``);
+drive it from tests with :class:`SandboxProcess`, :class:`SandboxControl`
+and :func:`as_person`. It imports nothing of ``worker``, ``listener`` or
+``tasks``.
+"""
+
+from sandbox.config import SandboxConfig
+from sandbox.crypto import decrypt_notification, encrypt_notification
+from sandbox.oauth import make_jwt
+from sandbox.testing import (
+    BOT_TOKEN,
+    Person,
+    SandboxControl,
+    SandboxProcess,
+    SandboxStartError,
+    as_person,
+    login,
+)
+
+__all__ = [
+    "BOT_TOKEN",
+    "Person",
+    "SandboxConfig",
+    "SandboxControl",
+    "SandboxProcess",
+    "SandboxStartError",
+    "as_person",
+    "decrypt_notification",
+    "encrypt_notification",
+    "login",
+    "make_jwt",
+]

@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from sandbox.localredis import LocalRedis
+from sandbox.testing import SandboxProcess
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,14 @@ def redis_client(redis_url: str) -> Iterator[redis.Redis]:
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     yield client
     client.close()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[SandboxProcess]:
+    """One sandbox (``python -m sandbox --port 0``) for the whole run.
+
+    Shared: call ``sandbox.control.reset()`` at the start of each test that needs
+    the seed state. Tests that need other flags start their own SandboxProcess.
+    """
+    with SandboxProcess() as proc:
+        yield proc

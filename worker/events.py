@@ -147,7 +147,7 @@ def parse_event(data: Any) -> Event:
     if path.startswith(GROUPS_FILTER):
         if env.event_type not in GROUP_EVENT_TYPES:
             raise InvalidEventError(f"unknown group event type {env.event_type!r}")
-        return GroupEvent(env, _group(env.body))
+        return GroupEvent(env, parse_group(env.body))
     if path == EXTENSION_FILTER or _EXTENSION_EVENT.match(path):
         ext_id = env.body.get("extensionId", "")
         return ExtensionEvent(env, str(ext_id), dict(env.body))
@@ -183,7 +183,8 @@ def _post(body: dict[str, Any]) -> Post:
     )
 
 
-def _group(body: dict[str, Any]) -> Group:
+def parse_group(body: dict[str, Any]) -> Group:
+    """A :class:`Group` from the platform's Group JSON (an event body or a REST answer)."""
     return Group(
         id=_text(body, "id"),
         type=_opt_text(body, "type"),
@@ -217,3 +218,18 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidEventError(f"body field {key} is not a list")
     return value
+
+
+def chat_id(event: Event) -> str:
+    """The chat an event belongs to ("" for events outside any chat).
+
+    The listener numbers each chat's events by it, and the workers keep the
+    replies of one chat in that order.
+    """
+    if isinstance(event, PostEvent):
+        return event.post.group_id
+    if isinstance(event, GroupEvent):
+        return event.group.id
+    if isinstance(event, PostRemovedEvent):
+        return event.group_id
+    return ""

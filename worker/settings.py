@@ -7,6 +7,7 @@ points at the sandbox's defaults, so ``make demo`` needs no configuration.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -31,8 +32,13 @@ DEFAULT_HEALTH_PORT = 8930
 DEFAULT_HTTP_TIMEOUT = 15.0
 DEFAULT_DEDUP_TTL = 2 * 24 * 3600
 DEFAULT_KEY_PREFIX = "glipbot:"
+DEFAULT_BOT_APP = "tasks.smartfriend:bot"
+#: RingCentral's published limits, ``group=requests/seconds``.
+DEFAULT_RATE_LIMITS = "Light=50/60,Medium=40/60,Heavy=10/60,Auth=5/60"
 DEFAULT_TOKEN_REFRESH_MARGIN = 60.0
 DEFAULT_REDIS_SOCKET_TIMEOUT = 5.0
+DEFAULT_SUBSCRIPTION_CHECK_INTERVAL = 60.0
+DEFAULT_DEAD_LETTERS_MAX = 100_000
 
 LoginMode = Literal["bot_token", "jwt", "password"]
 LogFormat = Literal["auto", "json", "console"]
@@ -67,9 +73,32 @@ class Settings:
     lease_ttl: float = DEFAULT_LEASE_TTL
     dedup_ttl: int = DEFAULT_DEDUP_TTL
     health_port: int = DEFAULT_HEALTH_PORT
+    #: Seconds between checks that the platform still knows the subscription.
+    subscription_check_interval: float = DEFAULT_SUBSCRIPTION_CHECK_INTERVAL
+    #: This listener's name in the lease and status keys ("" = hostname-pid).
+    listener_instance: str = ""
+    dead_letters_max: int = DEFAULT_DEAD_LETTERS_MAX
+
+    bot_app: str = DEFAULT_BOT_APP
+    rate_limits_spec: str = DEFAULT_RATE_LIMITS
 
     log_format: LogFormat = "auto"
     log_level: str = "INFO"
+
+    #: SmartFriend's birthdays: a JSON or CSV file of person id or e-mail -> MM-DD ("" = none).
+    birthdays_file: str = ""
+
+    @property
+    def rate_limits(self) -> dict[str, tuple[int, float]]:
+        """The starting limit of each rate-limit group: ``{group: (requests, seconds)}``.
+
+        Groups left out of ``RATE_LIMITS`` keep RingCentral's default; the
+        platform's ``X-Rate-Limit-*`` headers correct them at run time.
+        """
+        return {
+            **_parse_rate_limits(DEFAULT_RATE_LIMITS),
+            **_parse_rate_limits(self.rate_limits_spec),
+        }
 
     @property
     def login_mode(self) -> LoginMode:
@@ -113,10 +142,13 @@ class Settings:
                 "no login configured: set RINGCENTRAL_BOT_TOKEN, RINGCENTRAL_JWT, "
                 "or RINGCENTRAL_USERNAME and RINGCENTRAL_PASSWORD"
             )
+        if self.log_level.upper() not in logging.getLevelNamesMapping():
+            raise ConfigError(f"LOG_LEVEL must be a logging level name, not {self.log_level!r}")
         if self.http_timeout <= 0 or self.redis_socket_timeout <= 0:
             raise ConfigError("RINGCENTRAL_HTTP_TIMEOUT and REDIS_SOCKET_TIMEOUT must be positive")
         if self.token_refresh_margin < 0:
             raise ConfigError("RINGCENTRAL_TOKEN_REFRESH_MARGIN must not be negative")
+        self.rate_limits  # noqa: B018 - raises ConfigError when malformed
         if self.lease_ttl <= 0 or self.subscription_expires_in <= 0:
             raise ConfigError("LISTENER_LEASE_TTL and SUBSCRIPTION_EXPIRES_IN must be positive")
 
@@ -143,8 +175,14 @@ ENV_NAMES: dict[str, str] = {
     "lease_ttl": "LISTENER_LEASE_TTL",
     "dedup_ttl": "EVENT_DEDUP_TTL",
     "health_port": "LISTENER_HEALTH_PORT",
+    "subscription_check_interval": "SUBSCRIPTION_CHECK_INTERVAL",
+    "listener_instance": "LISTENER_INSTANCE",
+    "dead_letters_max": "DEAD_LETTERS_MAX",
+    "bot_app": "BOT_APP",
+    "rate_limits_spec": "RATE_LIMITS",
     "log_format": "LOG_FORMAT",
     "log_level": "LOG_LEVEL",
+    "birthdays_file": "BIRTHDAYS_FILE",
 }
 
 
@@ -165,3 +203,19 @@ def _parse(name: str, raw: str, kind: object) -> object:
     except ValueError:
         raise ConfigError(f"{name} has an invalid value {raw!r}") from None
     return raw
+
+
+def _parse_rate_limits(spec: str) -> dict[str, tuple[int, float]]:
+    limits: dict[str, tuple[int, float]] = {}
+    for item in filter(None, (part.strip() for part in spec.split(","))):
+        try:
+            group, _, rate = item.partition("=")
+            count, _, seconds = rate.partition("/")
+            limits[group.strip()] = (int(count), float(seconds))
+        except ValueError:
+            raise ConfigError(
+                f"RATE_LIMITS item {item!r} is not group=requests/seconds, e.g. Light=50/60"
+            ) from None
+        if not group.strip() or limits[group.strip()][0] < 1 or limits[group.strip()][1] <= 0:
+            raise ConfigError(f"RATE_LIMITS item {item!r} needs a name and positive numbers")
+    return limits

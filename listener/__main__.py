@@ -1,0 +1,52 @@
+"""``python -m listener``: settings from the environment, logging, run until a signal.
+
+SIGTERM or SIGINT: stop consuming, enqueue what is buffered and persist the
+timetoken, release the lease, leave the subscription in place, exit (within
+a few seconds: shutdown steps are bounded by timeouts).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+
+from listener.service import ListenerService
+from worker.errors import ConfigError
+from worker.logging import configure_logging, get_logger
+from worker.platform import connect
+from worker.settings import Settings
+
+log = get_logger("listener")
+
+
+async def _main(settings: Settings) -> None:
+    platform = connect(settings)
+    service = ListenerService(settings, platform.rest, platform.redis)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await service.run(stop)
+    finally:
+        platform.close()
+
+
+def main() -> int:
+    """Entry point; returns the exit status."""
+    try:
+        settings = Settings.from_env()
+    except ConfigError as exc:
+        print(f"listener: {exc}", file=sys.stderr)  # logging is not set up yet
+        return 2
+    configure_logging(settings)
+    # One INFO line per PubNub long-poll would drown the listener's own events.
+    logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
+    asyncio.run(_main(settings))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

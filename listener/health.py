@@ -1,0 +1,99 @@
+"""``/healthz`` and ``/metrics`` over HTTP, and the same status mirrored in Redis.
+
+Status rules (:func:`evaluate`):
+
+* Redis unreachable → ``failing`` (503), whatever the role;
+* a standby with Redis → ``ok`` (200): standing by is healthy;
+* a leader without a live subscription (none yet, lost, past expiry) →
+  ``failing`` (503);
+* a leader whose renewals are failing but whose subscription is still live,
+  or whose transport reports errors → ``degraded`` (200);
+* otherwise ``ok`` (200).
+
+``seconds_since_last_event`` is reported, not judged: a quiet chat is normal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from listener.metrics import Metrics
+from worker.logging import get_logger
+
+log = get_logger(__name__)
+
+OK, DEGRADED, FAILING = "ok", "degraded", "failing"
+
+
+def evaluate(
+    *,
+    role: str,
+    redis_ok: bool,
+    subscription_live: bool,
+    renewal_failures: int = 0,
+    transport_errors: bool = False,
+) -> str:
+    """The status word for these facts (see the module docstring)."""
+    if not redis_ok:
+        return FAILING
+    if role != "leader":
+        return OK
+    if not subscription_live:
+        return FAILING
+    if renewal_failures or transport_errors:
+        return DEGRADED
+    return OK
+
+
+def http_status(status: str) -> int:
+    """200 for ok and degraded, 503 for failing."""
+    return 503 if status == FAILING else 200
+
+
+class HealthServer:
+    """An aiohttp server answering from ``snapshot()`` (the ``/healthz`` body) and metrics."""
+
+    def __init__(
+        self, snapshot: Callable[[], dict[str, Any]], metrics: Metrics, *, host: str, port: int
+    ) -> None:
+        self._snapshot = snapshot
+        self._metrics = metrics
+        self._host = host
+        self._port = port
+        self._runner: web.AppRunner | None = None
+        self.port: int | None = None
+
+    async def start(self) -> int:
+        """Bind (port 0 → a free port) and return the bound port."""
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics_text)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server  # aiohttp exposes the bound sockets only here
+        sockets = getattr(server, "sockets", None) or []
+        self.port = int(sockets[0].getsockname()[1]) if sockets else self._port
+        return self.port
+
+    async def stop(self) -> None:
+        """Close the server."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        body = self._snapshot()
+        return web.json_response(body, status=http_status(str(body.get("status"))))
+
+    async def _metrics_text(self, _request: web.Request) -> web.Response:
+        return web.Response(
+            text=self._metrics.render(),
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Prometheus-Format": "0.0.4"},
+        )

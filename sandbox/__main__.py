@@ -1,0 +1,158 @@
+"""``python -m sandbox``: serve the RingCentral + PubNub stand-in until SIGTERM/SIGINT.
+
+On start it prints one JSON line on stdout (``rest_url``, ``pubnub_origin``,
+``control_url``, ``pid``); logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from sandbox import config as c
+from sandbox.app import start
+from sandbox.seed import SeedError
+
+
+def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
+    """The configuration named by the command line."""
+    p = argparse.ArgumentParser(
+        prog="python -m sandbox",
+        description="A local RingCentral (REST, OAuth, Glip, subscriptions) and PubNub stand-in.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--host", default=c.DEFAULT_HOST, help="address both servers bind")
+    p.add_argument(
+        "--port",
+        type=int,
+        default=c.DEFAULT_PORT,
+        help="REST port (0 = a free port, and then the PubNub port defaults to 0 too)",
+    )
+    p.add_argument(
+        "--pubnub-port",
+        type=int,
+        default=None,
+        help=f"PubNub port (default {c.DEFAULT_PUBNUB_PORT}, or 0 when --port is 0)",
+    )
+    p.add_argument(
+        "--token-lifetime",
+        type=int,
+        default=c.DEFAULT_TOKEN_LIFETIME,
+        help="access token lifetime, seconds",
+    )
+    p.add_argument(
+        "--refresh-token-lifetime",
+        type=int,
+        default=c.DEFAULT_REFRESH_TOKEN_LIFETIME,
+        help="refresh token lifetime, seconds",
+    )
+    p.add_argument(
+        "--refresh-grace",
+        type=float,
+        default=c.DEFAULT_REFRESH_GRACE,
+        help="seconds a used refresh token keeps answering",
+    )
+    p.add_argument(
+        "--subscription-max-lifetime",
+        type=int,
+        default=c.DEFAULT_SUBSCRIPTION_MAX_LIFETIME,
+        help="cap (and default) of a subscription's expiresIn, seconds",
+    )
+    p.add_argument(
+        "--subscription-limit",
+        type=int,
+        default=c.DEFAULT_SUBSCRIPTION_LIMIT,
+        help="live subscriptions per person and app (403 SUB-505 past it)",
+    )
+    p.add_argument(
+        "--max-sessions",
+        type=int,
+        default=c.DEFAULT_MAX_SESSIONS,
+        help="live logins per person and app; a new login revokes the oldest (0 = unlimited)",
+    )
+    p.add_argument(
+        "--rate-window",
+        type=float,
+        default=c.DEFAULT_RATE_WINDOW,
+        help="rate-limit window and penalty, seconds",
+    )
+    p.add_argument(
+        "--pubnub-hold",
+        type=float,
+        default=c.DEFAULT_PUBNUB_HOLD,
+        help="seconds a PubNub long-poll is held when there is nothing to deliver",
+    )
+    p.add_argument("--seed", type=Path, default=c.SEED_PATH, help="seed file (accounts, chats)")
+    p.add_argument(
+        "--log-level",
+        default=c.DEFAULT_LOG_LEVEL,
+        choices=["debug", "info", "warning", "error"],
+        help="stderr log level",
+    )
+    a = p.parse_args(argv)
+    pubnub_port = a.pubnub_port
+    if pubnub_port is None:
+        pubnub_port = 0 if a.port == 0 else c.DEFAULT_PUBNUB_PORT
+    for name in ("token_lifetime", "refresh_token_lifetime", "subscription_max_lifetime"):
+        if getattr(a, name) < 1:
+            p.error(f"--{name.replace('_', '-')} must be at least 1")
+    if a.rate_window <= 0 or a.pubnub_hold <= 0 or a.refresh_grace < 0:
+        p.error("--rate-window and --pubnub-hold must be positive, --refresh-grace not negative")
+    return c.SandboxConfig(
+        host=a.host,
+        port=a.port,
+        pubnub_port=pubnub_port,
+        token_lifetime=a.token_lifetime,
+        refresh_token_lifetime=a.refresh_token_lifetime,
+        refresh_grace=a.refresh_grace,
+        subscription_max_lifetime=a.subscription_max_lifetime,
+        subscription_limit=a.subscription_limit,
+        max_sessions=a.max_sessions,
+        rate_window=a.rate_window,
+        pubnub_hold=a.pubnub_hold,
+        seed_path=a.seed,
+        log_level=a.log_level,
+    )
+
+
+async def serve(config: c.SandboxConfig) -> None:
+    """Start, announce the addresses on stdout, and serve until a stop signal."""
+    running = await start(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    sys.stdout.write(json.dumps({**running.urls, "pid": os.getpid()}) + "\n")
+    sys.stdout.flush()
+    logging.getLogger("sandbox").info("serving %s", running.urls)
+    await stop.wait()
+    await running.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The CLI entry point."""
+    config = parse_args(argv)
+    logging.basicConfig(
+        stream=sys.stderr,
+        level=config.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    try:
+        asyncio.run(serve(config))
+    except SeedError as exc:
+        print(f"sandbox: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"sandbox: cannot listen: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

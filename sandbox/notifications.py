@@ -1,0 +1,80 @@
+"""Build notification envelopes, encrypt them, and publish them through the PubNub hub.
+
+Envelope: ``{uuid, event, timestamp, subscriptionId, ownerId, body}`` where
+``event`` is the event filter and ``body`` the object plus ``eventType``.
+Each live subscription whose filter covers the event and whose owner is a
+recipient gets its own envelope, encrypted with its own key.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any, Protocol
+
+from sandbox import crypto
+from sandbox.clock import Clock, iso
+from sandbox.store import Group, Post
+from sandbox.subscriptions import GLIP_GROUPS, GLIP_POSTS, Subscription, SubscriptionTable
+
+log = logging.getLogger("sandbox.notifications")
+
+
+class Hub(Protocol):
+    """What the notifier needs of :class:`sandbox.pubnub.PubNubHub`."""
+
+    def publish(self, subscribe_key: str, channel: str, message: object) -> object:
+        """Publish one message on a channel."""
+        ...
+
+
+class Notifier:
+    """Turns store changes into the platform's notifications."""
+
+    def __init__(self, subscriptions: SubscriptionTable, hub: Hub, clock: Clock) -> None:
+        self._subscriptions = subscriptions
+        self._hub = hub
+        self._clock = clock
+
+    def post_event(self, event_type: str, post: Post, group: Group) -> int:
+        """``PostAdded``/``PostChanged`` (body: the Post) to every subscribed member."""
+        body = {**post.to_json(), "eventType": event_type}
+        return self.emit(GLIP_POSTS, body, group.members)
+
+    def post_removed(self, post_id: str, group: Group) -> int:
+        """``PostRemoved`` (body: ``{id, groupId}``) to every subscribed member."""
+        body = {"id": post_id, "groupId": group.id, "eventType": "PostRemoved"}
+        return self.emit(GLIP_POSTS, body, group.members)
+
+    def group_event(self, event_type: str, group: Group, persons: list[str]) -> int:
+        """``GroupJoined``/``GroupLeft``/... (body: the Group) to ``persons`` only."""
+        body = {**group.to_json(), "eventType": event_type}
+        return self.emit(GLIP_GROUPS, body, persons)
+
+    def emit(self, event: str, body: dict[str, Any], recipients: list[str]) -> int:
+        """Publish ``body`` under ``event`` to each matching subscription; return how many."""
+        wanted = set(recipients)
+        sent = 0
+        for sub in self._subscriptions.live():
+            if sub.owner_id in wanted and event in sub.event_filters:
+                self._publish(sub, event, body)
+                sent += 1
+        return sent
+
+    def _publish(self, sub: Subscription, event: str, body: dict[str, Any]) -> None:
+        envelope = {
+            "uuid": str(uuid.uuid4()),
+            "event": event,
+            "timestamp": iso(self._clock()),
+            "subscriptionId": sub.id,
+            "ownerId": sub.owner_id,
+            "body": body,
+        }
+        message: object = (
+            crypto.encrypt_notification(sub.encryption_key, envelope)
+            if sub.encryption
+            else json.loads(json.dumps(envelope))
+        )
+        self._hub.publish(sub.subscriber_key, sub.address, message)
+        log.debug("published %s %s to subscription %s", event, body.get("eventType"), sub.id)

@@ -1,0 +1,263 @@
+"""``/restapi/oauth/token`` and ``/restapi/oauth/revoke``, and bearer authentication.
+
+Client authentication is HTTP Basic ``client_id:client_secret``. Grants:
+
+- ``password``: ``username`` is an email, a person's own phone number, or the
+  company's main number together with ``extension``.
+- ``urn:ietf:params:oauth:grant-type:jwt-bearer`` with ``assertion``: the
+  sandbox defines the JWT as HS256-signed with the **client secret**; ``sub``
+  is the person's id or email; ``exp`` (epoch seconds) is checked when present.
+- ``refresh_token``: single-use rotation (see :mod:`sandbox.tokens`).
+
+Optional ``access_token_ttl`` shortens the access token's life (never
+lengthens it past ``--token-lifetime``).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from sandbox.clock import Clock
+from sandbox.errors import ApiError, api_error, oauth_body
+from sandbox.seed import SeedPerson
+from sandbox.store import Store
+from sandbox.tokens import TokenTable
+
+JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+_TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]{8,}$")  # RFC 6750 b64token
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who makes an API call: a person, through an app."""
+
+    person_id: str
+    client_id: str
+
+
+def _digits(value: str) -> str:
+    return "".join(c for c in value if c.isdigit())
+
+
+def _bad_grant(description: str, code: str = "OAU-140") -> ApiError:
+    return ApiError(400, oauth_body("invalid_grant", description, code))
+
+
+def _bearer(request: web.Request) -> str | None:
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, token = header.strip().partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
+
+
+class OAuth:
+    """The token endpoints and the bearer check of every API call."""
+
+    def __init__(self, store: Store, tokens: TokenTable, clock: Clock) -> None:
+        self._store = store
+        self._tokens = tokens
+        self._clock = clock
+
+    # bearer authentication
+
+    def authenticate(self, request: web.Request) -> Identity:
+        """The caller of an API call, or 401 with the platform's OAU code."""
+        token = _bearer(request)
+        if token is None:
+            raise api_error(401, "OAU-123", "Authorization header is not specified")
+        if not _TOKEN_CHARS.match(token):
+            raise api_error(401, "OAU-149", "Invalid token: cannot be parsed")
+        state, session = self._tokens.lookup(token)
+        if state == "expired":
+            raise api_error(401, "OAU-128", "Access token expired")
+        if session is None:
+            raise api_error(401, "OAU-213", "Token not found")
+        identity = Identity(session.person_id, session.client_id)
+        request["who"] = identity.person_id
+        return identity
+
+    def peek(self, request: web.Request) -> Identity | None:
+        """The caller if the bearer token is valid, else None; never raises."""
+        token = _bearer(request)
+        if not token:
+            return None
+        state, session = self._tokens.lookup(token)
+        return Identity(session.person_id, session.client_id) if state == "ok" and session else None
+
+    async def auth_subject(self, request: web.Request) -> str:
+        """Whom an Auth-group call counts against: the login named, else the client's IP."""
+        form = await request.post() if request.content_type.endswith("urlencoded") else {}
+        username = str(form.get("username", "")).strip().lower()
+        if username:
+            return f"user:{username}"
+        token = str(form.get("refresh_token") or form.get("token") or "")
+        session = self._tokens.find(token) if token else None
+        if session is not None:
+            return f"person:{session.person_id}"
+        return f"ip:{request.remote}"
+
+    # endpoints
+
+    async def token(self, request: web.Request) -> web.Response:
+        """``POST /restapi/oauth/token``."""
+        client_id = self._client(request)
+        form = await self._form(request)
+        grant = form.get("grant_type", "")
+        if grant == "password":
+            person = self._password_login(form)
+        elif grant == JWT_GRANT:
+            person = self._jwt_login(form.get("assertion", ""))
+        elif grant == "refresh_token":
+            session = self._tokens.refresh(form.get("refresh_token", ""), client_id)
+            if session is None:
+                raise _bad_grant("Token not found or expired", "OAU-211")
+            request["who"] = session.person_id
+            return web.json_response(session.token_response(self._now()))
+        elif not grant:
+            raise ApiError(400, oauth_body("invalid_request", "grant_type is required", "OAU-121"))
+        else:
+            raise ApiError(
+                400,
+                oauth_body("unsupported_grant_type", f"Unsupported grant type {grant}", "OAU-112"),
+            )
+        ttl = form.get("access_token_ttl", "")
+        session = self._tokens.issue(person.id, client_id, int(ttl) if ttl.isdigit() else None)
+        request["who"] = person.id
+        return web.json_response(session.token_response(self._now()))
+
+    async def revoke(self, request: web.Request) -> web.Response:
+        """``POST /restapi/oauth/revoke``: end the session of an access or refresh token."""
+        self._client(request)
+        form = await self._form(request)
+        token = form.get("token", "")
+        if not token:
+            raise ApiError(400, oauth_body("invalid_request", "token is required", "OAU-121"))
+        session = self._tokens.find(token)
+        if session is not None:
+            request["who"] = session.person_id
+            self._tokens.revoke(session)
+        return web.Response(status=200)
+
+    # helpers
+
+    def _now(self) -> float:
+        return self._clock()
+
+    def _client(self, request: web.Request) -> str:
+        header = request.headers.get("Authorization", "")
+        scheme, _, encoded = header.partition(" ")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            decoded = ""
+        client_id, sep, secret = decoded.partition(":")
+        seed = self._store.seed
+        if (
+            scheme.lower() != "basic"
+            or not sep
+            or client_id != seed.client_id
+            or not hmac.compare_digest(secret, seed.client_secret)
+        ):
+            raise ApiError(
+                401,
+                oauth_body(
+                    "invalid_client", "Invalid client: wrong client id or secret", "OAU-123"
+                ),
+                {"WWW-Authenticate": 'Basic realm="RingCentral"'},
+            )
+        return client_id
+
+    async def _form(self, request: web.Request) -> dict[str, str]:
+        if not request.content_type.endswith("x-www-form-urlencoded"):
+            raise ApiError(
+                415,
+                oauth_body(
+                    "invalid_request",
+                    "Content-Type must be application/x-www-form-urlencoded",
+                    "OAU-101",
+                ),
+            )
+        form = await request.post()
+        return {k: str(v) for k, v in form.items()}
+
+    def _password_login(self, form: dict[str, str]) -> SeedPerson:
+        username = form.get("username", "").strip()
+        password = form.get("password", "")
+        if not username or not password:
+            raise _bad_grant("username and password are required", "OAU-140")
+        person = self._find_login(username, form.get("extension", "").strip())
+        if person is None or not hmac.compare_digest(person.password, password):
+            raise _bad_grant("Invalid resource owner credentials")
+        return person
+
+    def _find_login(self, username: str, extension: str) -> SeedPerson | None:
+        if "@" in username:
+            return self._store.person_by_email(username)
+        number = _digits(username)
+        if not number:
+            return None
+        for p in self._store.persons.values():
+            if extension and number == _digits(self._store.seed.main_number):
+                if p.extension_number == extension:
+                    return p
+            elif p.phone_number and _digits(p.phone_number) == number:
+                return p
+        return None
+
+    def _jwt_login(self, assertion: str) -> SeedPerson:
+        claims = _verify_jwt(assertion, self._store.seed.client_secret)
+        if claims is None:
+            raise _bad_grant("Invalid JWT assertion", "OAU-140")
+        exp = claims.get("exp")
+        if exp is not None and (not isinstance(exp, int | float) or exp <= self._now()):
+            raise _bad_grant("JWT assertion is expired", "OAU-140")
+        sub = str(claims.get("sub", ""))
+        person = self._store.person(sub) or self._store.person_by_email(sub)
+        if person is None:
+            raise _bad_grant("JWT subject is unknown", "OAU-140")
+        return person
+
+
+def _b64url_decode(part: str) -> bytes:
+    return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
+
+def _verify_jwt(token: str, secret: str) -> dict[str, Any] | None:
+    """The claims of an HS256 JWT signed with ``secret``, or None."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        claims = json.loads(_b64url_decode(parts[1]))
+        signature = _b64url_decode(parts[2])
+    except (ValueError, binascii.Error):
+        return None
+    if not isinstance(header, dict) or header.get("alg") != "HS256" or not isinstance(claims, dict):
+        return None
+    expected = hmac.new(
+        secret.encode(), f"{parts[0]}.{parts[1]}".encode("ascii"), hashlib.sha256
+    ).digest()
+    return claims if hmac.compare_digest(expected, signature) else None
+
+
+def make_jwt(claims: dict[str, Any], secret: str) -> str:
+    """Sign ``claims`` as an HS256 JWT the sandbox accepts (for tests and bot authors)."""
+
+    def enc(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    head = enc(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+    body = enc(json.dumps(claims).encode())
+    sig = hmac.new(secret.encode(), f"{head}.{body}".encode("ascii"), hashlib.sha256).digest()
+    return f"{head}.{body}.{enc(sig)}"

@@ -1,0 +1,240 @@
+"""The in-memory people, chats and posts of the sandbox (ids are strings of digits).
+
+The store applies the platform's rules (who may see and change what) and
+returns plain JSON-ready dicts shaped as the OpenAPI spec's responses. It
+knows nothing of HTTP. Ids keep increasing across resets, so an id seen
+before a reset never names a different object after it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sandbox.clock import Clock, iso
+from sandbox.seed import Seed, SeedPerson
+
+GROUP_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
+_MENTION = re.compile(r"!\[:(Person|Team)\]\(([^)\s]+)\)")
+_FIRST_GROUP_ID = 600000001
+_FIRST_POST_ID = 700000001
+
+
+@dataclass
+class Group:
+    """A chat: PrivateChat (exactly two members) or Team (any number)."""
+
+    id: str
+    type: str
+    members: list[str]
+    created: float
+    modified: float
+    name: str = ""
+    description: str = ""
+    is_public: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """The Group object of the spec (``name`` and ``description`` only when set)."""
+        out: dict[str, Any] = {"id": self.id, "type": self.type, "isPublic": self.is_public}
+        if self.name:
+            out["name"] = self.name
+        if self.description:
+            out["description"] = self.description
+        out["members"] = list(self.members)
+        out["creationTime"] = iso(self.created)
+        out["lastModifiedTime"] = iso(self.modified)
+        return out
+
+
+@dataclass
+class Post:
+    """A message in a chat; ``extra`` keeps optional fields such as ``title``."""
+
+    id: str
+    group_id: str
+    creator_id: str
+    text: str
+    created: float
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    mentions: list[dict[str, str]] = field(default_factory=list)
+    type: str = "TextMessage"
+    added_person_ids: list[str] = field(default_factory=list)
+    extra: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The Post object of the spec."""
+        out: dict[str, Any] = {
+            "id": self.id,
+            "groupId": self.group_id,
+            "type": self.type,
+            "text": self.text,
+            "creatorId": self.creator_id,
+            "addedPersonIds": list(self.added_person_ids),
+            "mentions": [dict(m) for m in self.mentions],
+            "attachments": [dict(a) for a in self.attachments],
+            "creationTime": iso(self.created),
+            "lastModifiedTime": iso(self.created),
+        }
+        out.update(self.extra)
+        return out
+
+
+class Store:
+    """Persons (from the seed, read-only), groups and posts."""
+
+    def __init__(self, seed: Seed, clock: Clock) -> None:
+        self._clock = clock
+        self._group_ids = itertools.count(_FIRST_GROUP_ID)
+        self._post_ids = itertools.count(_FIRST_POST_ID)
+        self._attachment_ids = itertools.count(800000001)
+        self.reset(seed)
+
+    def reset(self, seed: Seed) -> None:
+        """Back to the seed's persons and groups, with no posts."""
+        self.seed = seed
+        self._started = self._clock()
+        self.persons: dict[str, SeedPerson] = {p.id: p for p in seed.persons}
+        self._by_email = {p.email: p for p in seed.persons}
+        self.groups: dict[str, Group] = {}
+        self.posts: dict[str, list[Post]] = {}  # group id -> oldest first
+        for g in seed.groups:
+            self.groups[g.id] = Group(
+                id=g.id,
+                type=g.type,
+                members=list(g.members),
+                created=self._started,
+                modified=self._started,
+                name=g.name,
+                description=g.description,
+                is_public=g.is_public,
+            )
+            self.posts[g.id] = []
+
+    # persons
+
+    def person(self, person_id: str) -> SeedPerson | None:
+        """The person with this id, or None."""
+        return self.persons.get(person_id)
+
+    def person_by_email(self, email: str) -> SeedPerson | None:
+        """The person with this email (case-insensitive), or None."""
+        return self._by_email.get(email.strip().lower())
+
+    def person_json(self, person: SeedPerson) -> dict[str, Any]:
+        """The Person object of the spec: never the password or the birthday."""
+        return {
+            "id": person.id,
+            "firstName": person.first_name,
+            "lastName": person.last_name,
+            "email": person.email,
+            "companyId": self.seed.company_id,
+            "creationTime": iso(self._started),
+            "lastModifiedTime": iso(self._started),
+        }
+
+    def display_name(self, person_id: str) -> str:
+        """``First Last`` of a person, or the id when unknown."""
+        p = self.persons.get(person_id)
+        return f"{p.first_name} {p.last_name}".strip() if p else person_id
+
+    # groups
+
+    def visible_group(self, group_id: str, caller: str) -> Group | None:
+        """The group if ``caller`` is a member (others' chats are invisible), else None."""
+        group = self.groups.get(group_id)
+        return group if group is not None and caller in group.members else None
+
+    def groups_of(self, caller: str, types: set[str] | None = None) -> list[Group]:
+        """The caller's groups, newest first, optionally only of some types."""
+        found = [
+            g
+            for g in self.groups.values()
+            if caller in g.members and (not types or g.type in types)
+        ]
+        return sorted(found, key=lambda g: int(g.id), reverse=True)
+
+    def find_private_chat(self, a: str, b: str) -> Group | None:
+        """The PrivateChat between two persons, if it exists."""
+        for g in self.groups.values():
+            if g.type == "PrivateChat" and set(g.members) == {a, b}:
+                return g
+        return None
+
+    def create_group(
+        self,
+        type_: str,
+        members: list[str],
+        *,
+        name: str = "",
+        description: str = "",
+        is_public: bool = False,
+    ) -> Group:
+        """Create a group with these members (in this order, no duplicates)."""
+        now = self._clock()
+        group = Group(
+            id=str(next(self._group_ids)),
+            type=type_,
+            members=list(dict.fromkeys(members)),
+            created=now,
+            modified=now,
+            name=name,
+            description=description,
+            is_public=is_public,
+        )
+        self.groups[group.id] = group
+        self.posts[group.id] = []
+        return group
+
+    def change_members(
+        self, group: Group, added: list[str], removed: list[str]
+    ) -> tuple[list[str], list[str]]:
+        """Add then remove members; return who was really added and removed."""
+        really_added = [p for p in dict.fromkeys(added) if p not in group.members]
+        group.members.extend(really_added)
+        really_removed = [p for p in dict.fromkeys(removed) if p in group.members]
+        group.members[:] = [m for m in group.members if m not in really_removed]
+        if really_added or really_removed:
+            group.modified = self._clock()
+        return really_added, really_removed
+
+    # posts
+
+    def add_post(
+        self,
+        group: Group,
+        creator: str,
+        text: str,
+        attachments: list[dict[str, Any]],
+        extra: dict[str, str],
+    ) -> Post:
+        """Store a TextMessage post; mentions are parsed from ``![:Person](id)`` markup."""
+        stored = [{"id": str(next(self._attachment_ids)), **a} for a in attachments]
+        post = Post(
+            id=str(next(self._post_ids)),
+            group_id=group.id,
+            creator_id=creator,
+            text=text,
+            created=self._clock(),
+            attachments=stored,
+            mentions=self._mentions(text),
+            extra=extra,
+        )
+        self.posts[group.id].append(post)
+        return post
+
+    def posts_of(self, group: Group) -> list[Post]:
+        """The group's posts, newest first."""
+        return list(reversed(self.posts[group.id]))
+
+    def _mentions(self, text: str) -> list[dict[str, str]]:
+        found: dict[tuple[str, str], dict[str, str]] = {}
+        for kind, target in _MENTION.findall(text):
+            if kind == "Person":
+                name = self.display_name(target)
+            else:
+                team = self.groups.get(target)
+                name = team.name if team else target
+            found.setdefault((kind, target), {"id": target, "type": kind, "name": name})
+        return list(found.values())

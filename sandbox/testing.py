@@ -1,0 +1,322 @@
+"""Helpers for tests and bot authors: run a sandbox process, drive it, act as a person.
+
+::
+
+    with SandboxProcess() as sb:
+        john = as_person(sb.rest_url, "john.smith@sandbox.test", "john")
+        chat = john.post("/glip/groups", json={"type": "PrivateChat",
+                                               "members": [{"id": "400000001"}]}).json()
+        sb.control.fail("POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from types import TracebackType
+from typing import Any
+
+import requests
+
+DEFAULT_CLIENT_ID = "sandbox-client-id"
+DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's public seed value
+BOT_TOKEN = "sandbox-bot-token-smartfriend"  # noqa: S105 - the seed's static bot token
+API_PREFIX = "/restapi/v1.0"
+START_TIMEOUT = 15.0
+
+
+class SandboxStartError(RuntimeError):
+    """The sandbox process did not announce its addresses in time."""
+
+
+class SandboxControl:
+    """A client of the control API (``/sandbox/...``); one method per endpoint."""
+
+    def __init__(self, control_url: str, timeout: float = 10.0) -> None:
+        self.url = control_url.rstrip("/")
+        self.timeout = timeout
+        self._http = requests.Session()
+
+    def _call(
+        self, verb: str, route: str, body: Any = None, params: dict[str, Any] | None = None
+    ) -> Any:
+        resp = self._http.request(
+            verb,
+            self.url + route,
+            json=body,
+            timeout=self.timeout,
+            params={k: v for k, v in (params or {}).items() if v is not None} or None,
+        )
+        resp.raise_for_status()
+        return resp.json()
+
+    def reset(self) -> None:
+        """Back to the seed state."""
+        self._call("POST", "/reset")
+
+    def fail(
+        self,
+        method: str | None,
+        path: str,
+        count: int = 1,
+        status: int | None = None,
+        retry_after: float | None = None,
+        hang: float | None = None,
+        after: bool = False,
+    ) -> dict[str, Any]:
+        """Make the next ``count`` calls matching ``method`` and ``path`` (glob) fail or hang."""
+        body = {
+            "method": method,
+            "path": path,
+            "count": count,
+            "status": status,
+            "retryAfter": retry_after,
+            "hang": hang,
+            "after": after,
+        }
+        return dict(self._call("POST", "/faults", body)["fault"])
+
+    def faults(self) -> list[dict[str, Any]]:
+        """The active fault rules."""
+        return list(self._call("GET", "/faults")["faults"])
+
+    def clear_faults(self) -> None:
+        """Remove every fault rule."""
+        self._call("DELETE", "/faults")
+
+    def expire_subscription(self, subscription_id: str) -> None:
+        """Expire a subscription now."""
+        self._call("POST", f"/subscriptions/{subscription_id}/expire")
+
+    def delete_subscription(self, subscription_id: str) -> None:
+        """Delete a subscription as if the platform lost it."""
+        self._call("DELETE", f"/subscriptions/{subscription_id}")
+
+    def expire_tokens(self, access_token: str | None = None, person_id: str | None = None) -> int:
+        """Expire access tokens (one, a person's, or all); return how many."""
+        return int(
+            self._call("POST", "/tokens/expire", _selector(access_token, person_id))["count"]
+        )
+
+    def revoke_tokens(self, access_token: str | None = None, person_id: str | None = None) -> int:
+        """Revoke sessions (one, a person's, or all); return how many."""
+        return int(
+            self._call("POST", "/tokens/revoke", _selector(access_token, person_id))["count"]
+        )
+
+    def pause_pubnub(self) -> None:
+        """Retain publishes without delivering them."""
+        self._call("POST", "/pubnub/pause")
+
+    def resume_pubnub(self) -> None:
+        """Deliver again."""
+        self._call("POST", "/pubnub/resume")
+
+    def duplicate_next(self, count: int = 1) -> None:
+        """Deliver each of the next ``count`` notifications twice."""
+        self._call("POST", "/pubnub/duplicate-next", {"count": count})
+
+    def publish_raw(self, subscriber_key: str, channel: str, message: Any) -> str:
+        """Publish ``message`` as is (unencrypted) on a channel; return its timetoken."""
+        body = {"subscriberKey": subscriber_key, "channel": channel, "message": message}
+        return str(self._call("POST", "/pubnub/publish", body)["timetoken"])
+
+    def requests(self, path: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
+        """Recorded REST calls, oldest first, filtered by path glob and method."""
+        return list(
+            self._call("GET", "/requests", params={"path": path, "method": method})["records"]
+        )
+
+    def clear_requests(self) -> None:
+        """Forget the recorded calls."""
+        self._call("DELETE", "/requests")
+
+    def state(self) -> dict[str, Any]:
+        """The debugging summary."""
+        return dict(self._call("GET", "/state"))
+
+    def act(
+        self,
+        as_: str,
+        method: str,
+        path: str,
+        body: Any = None,
+        query: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A REST call as a person without OAuth; ``{"status", "headers", "body"}``."""
+        payload: dict[str, Any] = {"as": as_, "method": method, "path": path}
+        if body is not None:
+            payload["body"] = body
+        if query is not None:
+            payload["query"] = query
+        return dict(self._call("POST", "/act", payload))
+
+
+def _selector(access_token: str | None, person_id: str | None) -> dict[str, str]:
+    out = {}
+    if access_token is not None:
+        out["accessToken"] = access_token
+    if person_id is not None:
+        out["personId"] = person_id
+    return out
+
+
+class SandboxProcess:
+    """``python -m sandbox --port 0 *extra_args`` as a child process (a context manager)."""
+
+    def __init__(self, *extra_args: str, start_timeout: float = START_TIMEOUT) -> None:
+        self.args = [sys.executable, "-m", "sandbox", "--port", "0", *extra_args]
+        self.start_timeout = start_timeout
+        self.process: subprocess.Popen[bytes] | None = None
+        # A file, not a pipe: the child's logs can never fill a buffer and block it.
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
+        self._stderr_text = ""
+        self.info: dict[str, Any] = {}
+
+    @property
+    def rest_url(self) -> str:
+        """``http://127.0.0.1:PORT`` of the REST API."""
+        return str(self.info["rest_url"])
+
+    @property
+    def pubnub_origin(self) -> str:
+        """``127.0.0.1:PORT`` to give the pubnub SDK as ``origin``."""
+        return str(self.info["pubnub_origin"])
+
+    @property
+    def control_url(self) -> str:
+        """Base URL of the control API."""
+        return str(self.info["control_url"])
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> SandboxProcess:
+        """Start the child and wait for its JSON line."""
+        self.process = subprocess.Popen(
+            self.args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL
+        )
+        try:
+            self.info = json.loads(self._read_line())
+        except BaseException:
+            self.stop()
+            raise
+        self.control = SandboxControl(self.control_url)
+        return self
+
+    def _read_line(self) -> str:
+        assert self.process is not None
+        assert self.process.stdout is not None
+        fd = self.process.stdout.fileno()
+        deadline = time.monotonic() + self.start_timeout
+        data = b""
+        while b"\n" not in data:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.process.poll() is not None:
+                break
+            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
+            if ready:
+                chunk = os.read(fd, 4096)
+                if not chunk:
+                    break
+                data += chunk
+        if b"\n" not in data:
+            raise SandboxStartError(
+                f"sandbox did not start (exit {self.process.poll()}): {self.stderr()}"
+            )
+        return data.split(b"\n", 1)[0].decode()
+
+    def stderr(self) -> str:
+        """Everything the child logged so far."""
+        if self._stderr.closed:
+            return self._stderr_text
+        self._stderr.seek(0)
+        return self._stderr.read().decode("utf-8", "replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM, wait, then SIGKILL if needed; close the pipes (stderr() stays readable)."""
+        proc = self.process
+        if proc is not None and proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        if proc is not None and proc.stdout is not None:
+            proc.stdout.close()
+        if not self._stderr.closed:
+            self._stderr_text = self.stderr()
+            self._stderr.close()
+
+    def __enter__(self) -> SandboxProcess:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+def login(
+    rest_url: str,
+    username: str,
+    password: str,
+    client_id: str = DEFAULT_CLIENT_ID,
+    client_secret: str = DEFAULT_CLIENT_SECRET,
+    extension: str | None = None,
+) -> dict[str, Any]:
+    """Password-grant login; the token response (raises on failure)."""
+    form = {"grant_type": "password", "username": username, "password": password}
+    if extension is not None:
+        form["extension"] = extension
+    resp = requests.post(
+        rest_url.rstrip("/") + "/restapi/oauth/token",
+        data=form,
+        auth=(client_id, client_secret),
+        timeout=10,
+    )
+    resp.raise_for_status()
+    return dict(resp.json())
+
+
+class Person(requests.Session):
+    """A requests session acting as one person: paths are relative to ``/restapi/v1.0``."""
+
+    def __init__(self, rest_url: str, token: dict[str, Any]) -> None:
+        super().__init__()
+        self.rest_url = rest_url.rstrip("/")
+        self.token = token
+        self.id = str(token["owner_id"])
+        self.headers["Authorization"] = f"Bearer {token['access_token']}"
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path (``/glip/posts`` or ``/restapi/...``)."""
+        if path.startswith(("http://", "https://")):
+            return path
+        return self.rest_url + (path if path.startswith("/restapi/") else API_PREFIX + path)
+
+    def request(
+        self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
+    ) -> requests.Response:
+        """As requests, with API-relative paths and a default timeout."""
+        kwargs.setdefault("timeout", 10)
+        target = url.decode() if isinstance(url, bytes) else url
+        return super().request(method, self.url(target), *args, **kwargs)
+
+
+def as_person(rest_url: str, username: str, password: str, **login_kwargs: Any) -> Person:
+    """Log in and return a :class:`Person` session with the bearer token set."""
+    return Person(rest_url, login(rest_url, username, password, **login_kwargs))

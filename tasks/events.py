@@ -1,0 +1,65 @@
+"""``handle_event``: one notification through the bot; its replies onto ``replies``."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import redis
+from celery import Task
+
+from tasks.replies import POLICY, enqueue_reply
+from tasks.runtime import runtime
+from worker.celery import app
+from worker.dispatch import Dispatcher
+from worker.errors import TransientError
+from worker.logging import get_logger
+from worker.ordering import ChatTurns
+
+_log = get_logger(__name__)
+
+
+@functools.cache
+def dispatcher() -> Dispatcher:
+    """This process's dispatcher (built on first use, after the pool forked)."""
+    rt = runtime()
+    return Dispatcher(
+        bot=rt.bot,
+        directory=rt.directory,
+        turns=ChatTurns(rt.platform.redis, rt.platform.keys),
+        dead_letters=rt.dead_letters,
+        counters=rt.counters,
+        enqueue=enqueue_reply,
+    )
+
+
+@app.task(name="tasks.events.handle_event", bind=True, max_retries=None)
+def handle_event(
+    self: Task,
+    envelope: dict[str, Any],
+    fence: int | None = None,
+    seq: int | None = None,
+    failures: int = 0,
+) -> dict[str, Any]:
+    """Run the bot on one notification (as the listener enqueued it).
+
+    ``fence`` is the listener's fencing token, ``seq`` the event's place in
+    its chat. A transient failure is retried with back-off; past the last
+    attempt the event is dead-lettered.
+    """
+    d = dispatcher()
+    try:
+        sent = d.handle(envelope, seq)
+    except (TransientError, redis.RedisError) as exc:
+        error = exc if isinstance(exc, TransientError) else TransientError(str(exc))
+        delay = POLICY.delay(error, failures + 1)
+        if delay is None:
+            d.give_up(envelope, seq, exc)
+            return {"dead_letter": str(exc)}
+        _log.warning(
+            "event_retry", event_uuid=envelope.get("uuid"), error=str(exc), delay=delay, fence=fence
+        )
+        raise self.retry(
+            countdown=delay, kwargs={**(self.request.kwargs or {}), "failures": failures + 1}
+        ) from None
+    return {"replies": [out.key for out in sent]}

@@ -1,0 +1,99 @@
+"""Ops tasks: named Celery tasks that people (and beat) trigger.
+
+Each is a thin wrapper over :mod:`tasks.ops.actions`, callable by
+``celery -A worker call tasks.ops.<name>``, by Flower's HTTP API, and by
+``python -m tasks.ops``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from celery import Task
+
+from tasks.events import handle_event
+from tasks.ops import actions
+from tasks.replies import enqueue_reply
+from tasks.runtime import runtime
+from worker.celery import EVENTS_QUEUE, app
+
+_LIMITS: dict[str, Any] = {"soft_time_limit": 240, "time_limit": 300}
+
+
+def _enqueue_event(envelope: dict[str, Any]) -> None:
+    handle_event.apply_async(args=(envelope,), queue=EVENTS_QUEUE)
+
+
+@app.task(name="tasks.ops.broadcast", bind=True, **_LIMITS)
+def broadcast(
+    self: Task, text: str, types: list[str] | None = None, broadcast_id: str | None = None
+) -> dict[str, Any]:
+    """Post ``text`` to every chat of ``types`` (default: private, group and team chats)."""
+    return actions.broadcast(
+        runtime(),
+        enqueue_reply,
+        broadcast_id or str(self.request.id),  # a redelivered task reuses its id
+        text,
+        types or ["PrivateChat", "Group", "Team"],
+    )
+
+
+@app.task(name="tasks.ops.create_chat", **_LIMITS)
+def create_chat(chat_type: str, members: list[str], name: str | None = None) -> dict[str, Any]:
+    """Create a ``PrivateChat`` or ``Team`` with the bot and ``members`` (ids or e-mails)."""
+    return actions.create_chat(runtime(), chat_type, members, name)
+
+
+@app.task(name="tasks.ops.add_members", **_LIMITS)
+def add_members(group_id: str, members: list[str]) -> dict[str, Any]:
+    """Add people (ids or e-mail addresses) to a Team."""
+    return actions.change_members(runtime(), group_id, add=members)
+
+
+@app.task(name="tasks.ops.remove_members", **_LIMITS)
+def remove_members(group_id: str, members: list[str]) -> dict[str, Any]:
+    """Remove people (ids) from a Team."""
+    return actions.change_members(runtime(), group_id, remove=members)
+
+
+@app.task(name="tasks.ops.renew_subscription", **_LIMITS)
+def renew_subscription(recreate: bool = False) -> dict[str, Any]:
+    """Ask the active listener to renew (or re-create) its subscription now."""
+    return actions.ask_listener(runtime(), "recreate" if recreate else "renew")
+
+
+@app.task(name="tasks.ops.replay_dead_letters", **_LIMITS)
+def replay_dead_letters(limit: int | None = None) -> dict[str, Any]:
+    """Send up to ``limit`` dead letters (all by default) back through the pipeline."""
+    return actions.replay_dead_letters(runtime(), _enqueue_event, enqueue_reply, limit)
+
+
+@app.task(name="tasks.ops.status", **_LIMITS)
+def status() -> dict[str, Any]:
+    """Leader, subscription expiry, queue depths, dead letters and rate-limit state."""
+    report = actions.status_report(runtime())
+    report["canary_seconds_ago"] = _canary_age()
+    return report
+
+
+@app.task(name="tasks.ops.birthday_greetings", **_LIMITS)
+def birthday_greetings(day: str | None = None) -> dict[str, Any]:
+    """Greet the people whose birthday is ``day`` (ISO date; default today, UTC)."""
+    today = date.fromisoformat(day) if day else datetime.now(UTC).date()
+    return actions.send_birthday_greetings(runtime(), enqueue_reply, today)
+
+
+@app.task(name="tasks.ops.canary", soft_time_limit=20, time_limit=30)
+def canary() -> float:
+    """Beat's liveness canary: proves a worker picks up ops tasks; ``status`` shows its age."""
+    now = datetime.now(UTC).timestamp()
+    rt = runtime()
+    rt.platform.redis.set(rt.platform.keys.canary, now)
+    return now
+
+
+def _canary_age() -> float | None:
+    rt = runtime()
+    raw = rt.platform.redis.get(rt.platform.keys.canary)
+    return None if raw is None else round(datetime.now(UTC).timestamp() - float(raw), 1)

@@ -1,0 +1,141 @@
+"""``python -m tasks.ops``: trigger the ops tasks and read their answers.
+
+The command sends the named task to the ``ops`` queue, as ``celery call``
+and Flower do, waits for a worker's answer and prints it for people
+(``--json`` for scripts).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from celery.exceptions import TimeoutError as CeleryTimeoutError
+
+from worker.celery import OPS_QUEUE, app
+
+#: subcommand -> (task name, help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "status": ("tasks.ops.status", "leader, subscription, queues, dead letters, rate limits"),
+    "broadcast": ("tasks.ops.broadcast", "post a message to every chat of some types"),
+    "create-chat": ("tasks.ops.create_chat", "create a PrivateChat or Team with the bot"),
+    "add-members": ("tasks.ops.add_members", "add people to a Team"),
+    "remove-members": ("tasks.ops.remove_members", "remove people from a Team"),
+    "renew": ("tasks.ops.renew_subscription", "ask the listener to renew its subscription now"),
+    "replay": ("tasks.ops.replay_dead_letters", "send dead letters back through the pipeline"),
+    "birthdays": ("tasks.ops.birthday_greetings", "send today's birthday greetings now"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tasks.ops",
+        description="Trigger the bot's ops tasks on the workers (settings from the environment).",
+    )
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (30)")
+    parser.add_argument("--no-wait", action="store_true", help="print the task id and return")
+    parser.add_argument("--json", action="store_true", help="print the answer as JSON")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    cmd = {name: sub.add_parser(name, help=text) for name, (_, text) in COMMANDS.items()}
+    cmd["broadcast"].add_argument("text", help="the message")
+    cmd["broadcast"].add_argument(
+        "--type",
+        action="append",
+        dest="types",
+        choices=["PrivateChat", "Group", "Team", "PersonalChat"],
+        help="chat type (repeat; default PrivateChat, Group, Team)",
+    )
+    cmd["create-chat"].add_argument("type", choices=["PrivateChat", "Team"])
+    cmd["create-chat"].add_argument("members", nargs="+", help="person ids or e-mail addresses")
+    cmd["create-chat"].add_argument("--name", help="the Team's name")
+    for name in ("add-members", "remove-members"):
+        cmd[name].add_argument("group_id")
+        cmd[name].add_argument("members", nargs="+", help="person ids (or e-mails to add)")
+    cmd["renew"].add_argument("--recreate", action="store_true", help="re-create, not renew")
+    cmd["replay"].add_argument("--limit", type=int, help="at most this many (default all)")
+    cmd["birthdays"].add_argument("--date", help="YYYY-MM-DD (default today, UTC)")
+    return parser
+
+
+def task_call(args: argparse.Namespace) -> tuple[str, list[Any], dict[str, Any]]:
+    """The task name, args and kwargs that a parsed command line asks for."""
+    name = COMMANDS[args.command][0]
+    opt = vars(args).get
+    calls: dict[str, tuple[list[Any], dict[str, Any]]] = {
+        "status": ([], {}),
+        "broadcast": ([opt("text")], {"types": opt("types")}),
+        "create-chat": (
+            [opt("type"), opt("members")],
+            {"name": opt("name")},
+        ),
+        "add-members": ([opt("group_id"), opt("members")], {}),
+        "remove-members": ([opt("group_id"), opt("members")], {}),
+        "renew": ([], {"recreate": opt("recreate", False)}),
+        "replay": ([], {"limit": opt("limit")}),
+        "birthdays": ([], {"day": opt("date")}),
+    }
+    task_args, task_kwargs = calls[args.command]
+    return name, task_args, task_kwargs
+
+
+def render(command: str, answer: Any) -> str:
+    """The answer for people: nested dicts as indented ``key: value`` lines."""
+    lines = [f"{command}:"]
+    _render(answer, lines, 1)
+    return "\n".join(lines)
+
+
+def _render(value: Any, lines: list[str], depth: int) -> None:
+    pad = "  " * depth
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if isinstance(item, dict | list) and item:
+                lines.append(f"{pad}{key}:")
+                _render(item, lines, depth + 1)
+            else:
+                lines.append(f"{pad}{key}: {_scalar(item)}")
+    elif isinstance(value, list):
+        for item in value:
+            if isinstance(item, dict):
+                lines.append(f"{pad}-")
+                _render(item, lines, depth + 1)
+            else:
+                lines.append(f"{pad}- {_scalar(item)}")
+    else:
+        lines.append(f"{pad}{_scalar(value)}")
+
+
+def _scalar(value: Any) -> str:
+    if value is None or value == []:
+        return "-"
+    return str(value)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    name, task_args, task_kwargs = task_call(args)
+    result = app.send_task(name, args=task_args, kwargs=task_kwargs, queue=OPS_QUEUE)
+    if args.no_wait:
+        print(result.id)
+        return 0
+    try:
+        answer = result.get(timeout=args.timeout)
+    except CeleryTimeoutError:
+        print(
+            f"error: no worker answered {name} within {args.timeout:g}s "
+            f"(task {result.id}); is a worker consuming the '{OPS_QUEUE}' queue?",
+            file=sys.stderr,
+        )
+        return 2
+    except Exception as exc:  # the task's own error, re-raised by Celery
+        print(f"error: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer, indent=2) if args.json else render(args.command, answer))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,170 @@
+"""What the ops tasks do, as plain functions over a :class:`~tasks.runtime.Runtime`."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from tasks.runtime import Runtime
+from tasks.smartfriend import birthday_greetings, birthday_source
+from worker.bot import Reply
+from worker.celery import EVENTS_QUEUE, OPS_QUEUE, REPLIES_QUEUE
+from worker.logging import get_logger
+from worker.replies import Outgoing
+
+CHAT_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
+LISTENER_COMMANDS = ("renew", "recreate")
+
+EnqueueReply = Callable[[Outgoing], None]
+EnqueueEvent = Callable[[dict[str, Any]], None]
+
+_log = get_logger(__name__)
+
+
+def broadcast(
+    rt: Runtime, enqueue: EnqueueReply, broadcast_id: str, text: str, types: Sequence[str]
+) -> dict[str, Any]:
+    """Send ``text`` to every chat of ``types``, one rate-limited reply per chat.
+
+    Each reply's key is derived from ``broadcast_id`` and the chat, so running
+    the same broadcast again (a redelivered task) posts nothing twice.
+    """
+    unknown = sorted(set(types) - set(CHAT_TYPES))
+    if unknown or not types:
+        raise ValueError(f"chat types must be among {', '.join(CHAT_TYPES)}, not {unknown}")
+    chats = 0
+    for group in rt.platform.rest.iter_groups(types):
+        group_id = str(group["id"])
+        enqueue(Outgoing(Reply(f"broadcast:{broadcast_id}:{group_id}:0", group_id, text)))
+        chats += 1
+    _log.info("broadcast_enqueued", broadcast_id=broadcast_id, chats=chats, types=list(types))
+    return {"broadcast_id": broadcast_id, "chats": chats, "types": list(types)}
+
+
+def create_chat(
+    rt: Runtime, chat_type: str, members: Sequence[str], name: str | None = None
+) -> dict[str, Any]:
+    """Create a chat (``PrivateChat`` or ``Team``) with the bot and ``members``."""
+    group = rt.platform.rest.create_group(chat_type, list(members), name=name)
+    return _chat_summary(group)
+
+
+def change_members(
+    rt: Runtime,
+    group_id: str,
+    add: Sequence[str] = (),
+    remove: Sequence[str] = (),
+) -> dict[str, Any]:
+    """Add (ids or e-mail addresses) and remove (ids) members of a Team."""
+    added_ids = [m for m in add if "@" not in m]
+    added_emails = [m for m in add if "@" in m]
+    group = rt.platform.rest.bulk_assign(
+        group_id,
+        added_person_ids=added_ids,
+        added_person_emails=added_emails,
+        removed_person_ids=list(remove),
+    )
+    return _chat_summary(group)
+
+
+def ask_listener(rt: Runtime, command: str) -> dict[str, Any]:
+    """Queue ``renew`` or ``recreate`` for the active listener, which acts on it within seconds."""
+    if command not in LISTENER_COMMANDS:
+        raise ValueError(f"listener commands are {', '.join(LISTENER_COMMANDS)}, not {command!r}")
+    keys = rt.platform.keys
+    rt.platform.redis.lpush(
+        keys.listener_commands, json.dumps({"command": command, "requested_at": time.time()})
+    )
+    return {"queued": command, "listeners": _listeners(rt)}
+
+
+def replay_dead_letters(
+    rt: Runtime,
+    enqueue_event: EnqueueEvent,
+    enqueue_reply: EnqueueReply,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    """Send dead letters back through the pipeline, oldest first.
+
+    Events (``handle_event``) go back to the bot, replies (``post_reply``) back
+    to the poster, with fresh attempts. What cannot be replayed (undecryptable
+    PubNub messages) is put back on the list and counted as kept.
+    """
+    pending = rt.dead_letters.count()
+    budget = pending if limit is None else min(limit, pending)
+    replayed: dict[str, int] = {}
+    kept = 0
+    for _ in range(budget):
+        record = rt.dead_letters.pop_oldest()
+        if record is None:
+            break
+        source, payload = record.get("source"), record.get("payload")
+        if source == "handle_event" and isinstance(payload, dict):
+            enqueue_event(payload)
+        elif source == "post_reply" and isinstance(payload, dict):
+            enqueue_reply(Outgoing.from_json({**payload, "seq": None, "created": time.time()}))
+        else:
+            rt.dead_letters.push(
+                str(source), str(record.get("reason")), payload, **record.get("context", {})
+            )
+            kept += 1
+            continue
+        replayed[str(source)] = replayed.get(str(source), 0) + 1
+    _log.info("dead_letters_replayed", replayed=replayed, kept=kept)
+    return {"replayed": replayed, "kept": kept, "remaining": rt.dead_letters.count()}
+
+
+def status_report(rt: Runtime) -> dict[str, Any]:
+    """Leader, subscription, queue depths, dead letters, rate limits, token and counters."""
+    redis_client, keys = rt.platform.redis, rt.platform.keys
+    listeners = _listeners(rt)
+    leader = next((item for item in listeners if item.get("role") == "leader"), None)
+    return {
+        "leader": leader.get("instance") if leader else None,
+        "listeners": listeners,
+        "subscription": {
+            "id": redis_client.get(keys.subscription_id),
+            "expires_in_seconds": leader.get("expires_in_seconds") if leader else None,
+            "seconds_since_last_event": leader.get("seconds_since_last_event") if leader else None,
+        },
+        "queues": {q: int(redis_client.llen(q)) for q in (EVENTS_QUEUE, REPLIES_QUEUE, OPS_QUEUE)},
+        "dead_letters": {
+            "count": rt.dead_letters.count(),
+            "trimmed": rt.dead_letters.trimmed(),
+            "newest": [
+                {k: r.get(k) for k in ("time", "source", "reason")}
+                for r in rt.dead_letters.list(0, 4)
+            ],
+        },
+        "rate_limits": {group: vars(rt.limiter.state(group)) for group in rt.limiter.groups()},
+        "token": rt.platform.tokens.counters(),
+        "counters": rt.counters.all(),
+    }
+
+
+def send_birthday_greetings(rt: Runtime, enqueue: EnqueueReply, today: date) -> dict[str, Any]:
+    """Greet today's birthdays in their private chats with the bot (the daily beat job)."""
+    chats = list(rt.platform.rest.iter_groups(["PrivateChat"]))
+    greetings = birthday_greetings(today, birthday_source(rt.settings), rt.directory, chats)
+    for group_id, text in greetings:
+        enqueue(Outgoing(Reply(f"birthday:{today.isoformat()}:{group_id}:0", group_id, text)))
+    return {"date": today.isoformat(), "greetings": len(greetings)}
+
+
+def _listeners(rt: Runtime) -> list[dict[str, Any]]:
+    redis_client, keys = rt.platform.redis, rt.platform.keys
+    found = []
+    for key in sorted(redis_client.scan_iter(match=keys.listener_status_pattern, count=100)):
+        raw = redis_client.get(key)
+        if raw:
+            status = json.loads(raw)
+            status.pop("metrics", None)
+            found.append(status)
+    return found
+
+
+def _chat_summary(group: dict[str, Any]) -> dict[str, Any]:
+    return {k: group.get(k) for k in ("id", "type", "name", "members")}

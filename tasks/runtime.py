@@ -1,0 +1,87 @@
+"""What the tasks of one worker process share, built on first use.
+
+Celery forks its pool processes from the parent; sockets must not cross a
+fork, so nothing here is built at import time: :func:`runtime` builds it in
+the process that runs the first task, once.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+
+from worker.bot import Bot, CachingDirectory
+from worker.celery import app, settings_of
+from worker.counters import Counters
+from worker.deadletters import DeadLetters
+from worker.errors import ConfigError
+from worker.keys import Keys
+from worker.platform import Platform, connect
+from worker.ratelimit import RateLimiter
+from worker.redis import redis_from_settings
+from worker.replies import ReplyPoster
+from worker.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """One worker process's connections and services."""
+
+    settings: Settings
+    platform: Platform
+    limiter: RateLimiter
+    poster: ReplyPoster
+    directory: CachingDirectory
+    dead_letters: DeadLetters
+    counters: Counters
+    bot: Bot
+
+
+_lock = threading.Lock()
+_runtime: Runtime | None = None
+
+
+def runtime() -> Runtime:
+    """This process's :class:`Runtime`, built on the first call."""
+    global _runtime
+    with _lock:
+        if _runtime is None:
+            _runtime = build_runtime(settings_of(app))
+        return _runtime
+
+
+def build_runtime(settings: Settings) -> Runtime:
+    """Wire every service from ``settings``: every REST call passes the rate limiter."""
+    client = redis_from_settings(settings)
+    keys = Keys.from_settings(settings)
+    limiter = RateLimiter(client, keys, limits=settings.rate_limits)
+    platform = connect(settings, redis_client=client, hooks=[limiter])
+    return Runtime(
+        settings=settings,
+        platform=platform,
+        limiter=limiter,
+        poster=ReplyPoster(
+            platform.rest,
+            client,
+            keys,
+            platform.tokens.owner_id,
+            lock_ttl=settings.http_timeout * 2 + 30,
+        ),
+        directory=CachingDirectory(platform.rest),
+        dead_letters=DeadLetters(client, keys.dead_letters),
+        counters=Counters(client, keys.counters),
+        bot=load_bot(settings.bot_app),
+    )
+
+
+def load_bot(spec: str) -> Bot:
+    """The bot named ``module:attribute`` (the ``BOT_APP`` setting)."""
+    module_name, _, attribute = spec.partition(":")
+    try:
+        bot = getattr(importlib.import_module(module_name), attribute or "bot")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(f"BOT_APP={spec!r} names no bot: {exc}") from exc
+    if not isinstance(bot, Bot):
+        raise ConfigError(f"BOT_APP={spec!r} is a {type(bot).__name__}, not a worker.bot.Bot")
+    return bot

@@ -1,0 +1,72 @@
+"""Validate JSON bodies against RingCentral's OpenAPI spec (``shared/reference``).
+
+The spec (OpenAPI 3.0.1) inlines its schemas and uses neither ``$ref`` nor
+``nullable``, so each schema is a valid Draft 4 JSON Schema as it stands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft4Validator
+
+SPEC_PATH = Path(
+    os.environ.get(
+        "RINGCENTRAL_OPENAPI_SPEC",
+        Path(__file__).resolve().parents[3] / "shared/reference/ringcentral-openapi-1.0.46.json",
+    )
+)
+
+
+@cache
+def spec() -> dict[str, Any]:
+    """The parsed spec (read once per process)."""
+    return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
+
+
+@cache
+def _operations() -> dict[str, dict[str, Any]]:
+    ops = {}
+    for path_item in spec()["paths"].values():
+        for op in path_item.values():
+            if isinstance(op, dict) and "operationId" in op:
+                ops[op["operationId"]] = op
+    return ops
+
+
+def response_schema(operation_id: str, status: str = "200") -> dict[str, Any]:
+    """The JSON schema of an operation's response."""
+    response = _operations()[operation_id]["responses"][status]
+    return dict(response["content"]["application/json"]["schema"])
+
+
+def component_schema(name: str) -> dict[str, Any]:
+    """A schema of ``components/schemas``."""
+    return dict(spec()["components"]["schemas"][name])
+
+
+def throttling_group(operation_id: str) -> str:
+    """The operation's ``x-throttling-group``."""
+    return str(_operations()[operation_id]["x-throttling-group"])
+
+
+def assert_valid(body: Any, schema: dict[str, Any]) -> None:
+    """Fail with every schema violation listed when ``body`` does not match."""
+    errors = sorted(Draft4Validator(schema).iter_errors(body), key=lambda e: list(e.path))
+    assert not errors, "\n".join(f"{list(e.path)}: {e.message}" for e in errors)
+
+
+def assert_response(body: Any, operation_id: str, status: str = "200") -> None:
+    """Assert an operation's response body matches the spec."""
+    assert_valid(body, response_schema(operation_id, status))
+
+
+def assert_error_body(body: Any, code: str) -> None:
+    """Assert a classic error body: the spec's ErrorResponse, with ``code`` first."""
+    assert_valid(body, component_schema("ErrorResponse"))
+    assert body["errors"][0]["errorCode"] == code, body
+    assert body["errorCode"] == code, body

@@ -1,0 +1,167 @@
+"""worker.ratelimit: one sliding window per group, shared by every process."""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from dataclasses import dataclass
+
+import pytest
+import redis
+
+from worker.errors import RateLimitedError
+from worker.keys import Keys
+from worker.ratelimit import RateLimiter
+
+KEYS = Keys("test:")
+
+
+@dataclass
+class Headers:
+    group: str
+    limit: int
+    remaining: int
+    window: int
+
+
+def _limiter(client: redis.Redis, limit: int = 5, window: float = 1.0) -> RateLimiter:
+    return RateLimiter(client, KEYS, limits={"Light": (limit, window)})
+
+
+def test_grants_up_to_the_limit_then_names_the_wait(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client, limit=5, window=2.0)
+
+    grants = [limiter.try_acquire("Light") for _ in range(5)]
+    wait = limiter.try_acquire("Light")
+
+    assert grants == [0.0] * 5
+    assert 1.9 < wait <= 2.0 + 0.1  # the window plus the safety margin
+
+
+def test_a_slot_frees_when_the_oldest_grant_leaves_the_window(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client, limit=2, window=0.5)
+    limiter.try_acquire("Light")
+    limiter.try_acquire("Light")
+
+    wait = limiter.try_acquire("Light")
+    time.sleep(wait)
+
+    assert limiter.try_acquire("Light") == 0.0
+
+
+def test_groups_are_counted_apart(redis_client: redis.Redis) -> None:
+    limiter = RateLimiter(redis_client, KEYS, limits={"Light": (1, 5.0), "Medium": (1, 5.0)})
+
+    assert limiter.try_acquire("Light") == 0.0
+    assert limiter.try_acquire("Medium") == 0.0
+    assert limiter.try_acquire("Light") > 0
+
+
+def test_acquire_raises_rate_limited_when_the_wait_is_too_long(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client, limit=1, window=30.0)
+    limiter.acquire("Light", max_wait=1.0)
+
+    with pytest.raises(RateLimitedError) as caught:
+        limiter.acquire("Light", max_wait=1.0)
+
+    assert caught.value.group == "Light"
+    assert 29 < caught.value.retry_after <= 31
+
+
+def test_acquire_sleeps_through_a_short_wait(redis_client: redis.Redis) -> None:
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        time.sleep(seconds)
+
+    limiter = RateLimiter(redis_client, KEYS, limits={"Light": (1, 0.3)}, sleep=sleep)
+    limiter.acquire("Light", max_wait=5.0)
+    limiter.acquire("Light", max_wait=5.0)
+
+    assert len(slept) >= 1
+    assert 0.2 < sum(slept) < 1.0
+
+
+def test_a_pause_stops_every_limiter_of_the_cluster(redis_client: redis.Redis) -> None:
+    one, other = _limiter(redis_client), _limiter(redis_client)
+
+    one.pause("Light", 2.0)
+    wait = other.try_acquire("Light")
+
+    assert 1.5 < wait <= 2.0
+    assert other.state("Light").paused_for > 1.5
+
+
+def test_a_pause_is_extended_never_shortened(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client)
+    limiter.pause("Light", 10.0)
+
+    limiter.pause("Light", 1.0)
+
+    assert limiter.state("Light").paused_for > 9
+
+
+def test_observe_learns_the_platforms_limit(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client, limit=50, window=60.0)
+
+    limiter.observe(Headers("Light", limit=3, remaining=3, window=60))
+    grants = [limiter.try_acquire("Light") for _ in range(4)]
+
+    assert grants[:3] == [0.0, 0.0, 0.0]
+    assert grants[3] > 0
+    assert limiter.state("Light").limit == 3
+
+
+def test_observe_counts_requests_the_platform_saw_from_elsewhere(redis_client: redis.Redis) -> None:
+    """Another client with the same credentials used 8 of 10: only 2 are left for us."""
+    limiter = _limiter(redis_client, limit=10, window=60.0)
+
+    limiter.observe(Headers("Light", limit=10, remaining=2, window=60))
+
+    assert [limiter.try_acquire("Light") for _ in range(2)] == [0.0, 0.0]
+    assert limiter.try_acquire("Light") > 0
+    assert limiter.state("Light").used == 10
+
+
+def _hammer(url: str, count: int, out: multiprocessing.Queue[list[float]]) -> None:
+    client = redis.Redis.from_url(url)
+    limiter = RateLimiter(client, KEYS, limits={"Light": (10, 1.0)})
+    grants: list[float] = []
+    for _ in range(count):
+        limiter.acquire("Light", max_wait=5.0)
+        seconds, micros = client.time()
+        grants.append(seconds + micros / 1e6)
+    out.put(grants)
+
+
+def test_four_processes_together_never_exceed_the_window(redis_url: str) -> None:
+    """Given 4 processes taking 10 slots each against 10 per second, no 1-second window
+    (as Redis's clock saw the grants) ever holds more than 10."""
+    ctx = multiprocessing.get_context("spawn")
+    out: multiprocessing.Queue[list[float]] = ctx.Queue()
+    procs = [ctx.Process(target=_hammer, args=(redis_url, 10, out)) for _ in range(4)]
+    for proc in procs:
+        proc.start()
+    grants = sorted(t for _ in procs for t in out.get(timeout=60))
+    for proc in procs:
+        proc.join(timeout=10)
+
+    assert len(grants) == 40
+    # Each time is read just after its grant: allow 20 ms of scheduling delay.
+    busiest = max(sum(1 for other in grants if start <= other < start + 0.98) for start in grants)
+    assert busiest <= 10
+
+
+def test_as_a_request_hook_a_429_pauses_the_group_and_headers_teach_the_limit(
+    redis_client: redis.Redis,
+) -> None:
+    limiter = _limiter(redis_client, limit=50, window=60.0)
+
+    limiter.after_response("Light", Headers("Light", limit=20, remaining=20, window=60), None)
+    limiter.after_response("Light", None, RateLimitedError("429", retry_after=3.0, group="Light"))
+
+    assert limiter.state("Light").limit == 20
+    assert 2.0 < limiter.state("Light").paused_for <= 3.0
+    with pytest.raises(RateLimitedError):
+        RateLimiter(redis_client, KEYS, max_wait=1.0).before_request("Light")

@@ -1,0 +1,53 @@
+"""worker.retry: which failures come back, and when."""
+
+from __future__ import annotations
+
+import pytest
+
+from worker.errors import (
+    BadRequestError,
+    NetworkError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+)
+from worker.retry import RetryPolicy
+
+POLICY = RetryPolicy(max_attempts=4, base=1.0, cap=5.0, jitter=lambda: 1.0)
+
+
+def test_transient_failures_back_off_exponentially_up_to_the_cap() -> None:
+    delays = [POLICY.delay(NetworkError("reset"), n) for n in (1, 2, 3)]
+
+    assert delays == [1.0, 2.0, 4.0]
+    assert (
+        RetryPolicy(max_attempts=20, cap=5.0, jitter=lambda: 1.0).delay(ServerError("503"), 10)
+        == 5.0
+    )
+
+
+def test_jitter_spreads_the_delay_between_half_and_all_of_it() -> None:
+    low = RetryPolicy(jitter=lambda: 0.0).delay(ServerError("500"), 3)
+    high = RetryPolicy(jitter=lambda: 1.0).delay(ServerError("500"), 3)
+
+    assert (low, high) == (2.0, 4.0)
+
+
+def test_transient_failures_give_up_after_the_last_attempt() -> None:
+    assert POLICY.delay(ServerError("500"), 4) is None
+
+
+def test_a_server_asking_for_more_time_gets_it() -> None:
+    assert POLICY.delay(ServerError("503", retry_after=30.0), 1) == 30.0
+
+
+@pytest.mark.parametrize("error", [BadRequestError("400"), NotFoundError("404"), ValueError()])
+def test_permanent_and_unknown_errors_are_not_retried(error: Exception) -> None:
+    assert POLICY.delay(error, 1) is None
+
+
+def test_a_429_waits_its_retry_after_without_using_up_attempts() -> None:
+    limited = RateLimitedError("429", retry_after=30.0)
+
+    assert POLICY.delay(limited, 99) == 31.0  # plus up to a second of jitter
+    assert POLICY.delay(limited, 1, waited=7200.0) is None  # but not forever

@@ -1,0 +1,40 @@
+"""The bot framework: register handlers on a :class:`Bot`, answer through a :class:`Context`.
+
+::
+
+    from worker.bot import Bot, Context
+
+    bot = Bot("SmartFriend")
+
+    @bot.command("help")
+    def help_(ctx: Context) -> None:
+        ctx.say("I can book flights.")
+
+``Bot.handle(event, directory)`` returns the :class:`Reply` objects to post;
+nothing here knows about Celery, Redis or HTTP. Test helpers live in
+:mod:`worker.bot.testing`.
+"""
+
+from worker.bot.app import HOOK_KINDS, Bot, Handler
+from worker.bot.cards import card
+from worker.bot.context import Context, Reply
+from worker.bot.directory import CachingDirectory, Directory, Person
+from worker.bot.errors import HandlerError, PermanentHandlerError, TransientHandlerError
+from worker.bot.mentions import mentions_person, strip_mentions
+
+__all__ = [
+    "HOOK_KINDS",
+    "Bot",
+    "CachingDirectory",
+    "Context",
+    "Directory",
+    "Handler",
+    "HandlerError",
+    "PermanentHandlerError",
+    "Person",
+    "Reply",
+    "TransientHandlerError",
+    "card",
+    "mentions_person",
+    "strip_mentions",
+]

@@ -1,0 +1,167 @@
+"""What a handler receives (:class:`Context`) and what it produces (:class:`Reply`)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import structlog
+
+from worker.bot.directory import CachingDirectory, Person
+from worker.events import Event, Group, GroupEvent, Post, PostEvent, PostRemovedEvent
+
+#: The platform refuses longer texts and more attachments (``POST /glip/posts``).
+MAX_TEXT_LENGTH = 10_000
+MAX_ATTACHMENTS = 20
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message the bot wants to post, not yet posted.
+
+    ``key`` is ``"{event uuid}:{index}"``, the index being the reply's position
+    among the replies to that event: the same event always yields the same
+    keys, which is what makes posting exactly once possible.
+    """
+
+    key: str
+    group_id: str
+    text: str
+    attachments: tuple[Mapping[str, Any], ...] = ()
+
+    @property
+    def index(self) -> int:
+        """The reply's position among the replies to its event."""
+        return int(self.key.rsplit(":", 1)[1])
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON for a task argument, in the field names of ``worker.replies.Reply``."""
+        return {
+            "key": self.key,
+            "group_id": self.group_id,
+            "text": self.text,
+            "attachments": [dict(a) for a in self.attachments],
+            "index": self.index,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Reply:
+        """The inverse of :meth:`to_json` (extra fields are ignored)."""
+        return cls(
+            key=str(data["key"]),
+            group_id=str(data["group_id"]),
+            text=str(data.get("text") or ""),
+            attachments=tuple(data.get("attachments") or ()),
+        )
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body of ``POST /glip/posts`` for this reply."""
+        body: dict[str, Any] = {"groupId": self.group_id, "text": self.text}
+        if self.attachments:
+            body["attachments"] = [dict(a) for a in self.attachments]
+        return body
+
+
+class Context:
+    """Everything a handler needs about one event, and ``say`` to answer it.
+
+    Attributes set by the dispatcher: ``event``, ``bot_id``, ``text`` (the post
+    text without mention markup, whitespace collapsed), ``match`` (for
+    :meth:`Bot.match <worker.bot.Bot.match>` handlers) and ``args`` (the words
+    after a :meth:`Bot.command <worker.bot.Bot.command>`).
+    """
+
+    def __init__(
+        self,
+        event: Event,
+        directory: CachingDirectory,
+        *,
+        bot_id: str,
+        text: str = "",
+        replies: list[Reply] | None = None,
+    ) -> None:
+        self.event = event
+        self.bot_id = bot_id
+        self.text = text
+        self.match: re.Match[str] | None = None
+        self.args: tuple[str, ...] = ()
+        self.directory = directory
+        self._replies: list[Reply] = [] if replies is None else replies
+        self._chat: Group | None = event.group if isinstance(event, GroupEvent) else None
+        self.log = structlog.get_logger("worker.bot").bind(
+            event_uuid=event.envelope.uuid, group_id=self.group_id
+        )
+
+    @property
+    def post(self) -> Post | None:
+        """The post of a ``PostAdded``/``PostChanged`` event, else ``None``."""
+        return self.event.post if isinstance(self.event, PostEvent) else None
+
+    @property
+    def group_id(self) -> str:
+        """The id of the chat the event happened in ("" for extension events)."""
+        event = self.event
+        if isinstance(event, PostEvent):
+            return event.post.group_id
+        if isinstance(event, GroupEvent):
+            return event.group.id
+        if isinstance(event, PostRemovedEvent):
+            return event.group_id
+        return ""
+
+    @property
+    def chat(self) -> Group:
+        """The chat, from the event when it carries one, else looked up (and cached)."""
+        if self._chat is None:
+            self._chat = self.directory.group(self.group_id)
+        return self._chat
+
+    @property
+    def replies(self) -> tuple[Reply, ...]:
+        """The replies recorded so far for this event, in order."""
+        return tuple(self._replies)
+
+    def capture(self, name: str, default: str = "") -> str:
+        """The text of the named group ``name`` in :attr:`match`, or ``default``."""
+        if self.match is None:
+            return default
+        value = self.match.groupdict().get(name)
+        return default if value is None else value
+
+    def person(self, person_id: str) -> Person:
+        """The person ``person_id`` (``GET /glip/persons``), cached."""
+        return self.directory.person(person_id)
+
+    def say(
+        self,
+        text: str | None = None,
+        *,
+        card: Mapping[str, Any] | None = None,
+        attachments: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Reply:
+        """Record a reply to this chat; the task layer posts it later, exactly once.
+
+        ``card`` is a shortcut for one Card attachment (see
+        :func:`worker.bot.cards.card`); it goes after ``attachments``.
+        """
+        items = [*(attachments or ()), *([card] if card is not None else [])]
+        if not text and not items:
+            raise ValueError("say() needs a text, a card or attachments")
+        if text is not None and len(text) > MAX_TEXT_LENGTH:
+            raise ValueError(
+                f"reply text is {len(text)} characters; the limit is {MAX_TEXT_LENGTH}"
+            )
+        if len(items) > MAX_ATTACHMENTS:
+            raise ValueError(f"{len(items)} attachments; the limit is {MAX_ATTACHMENTS}")
+        if not self.group_id:
+            raise ValueError(f"event {self.event.envelope.event_type} has no chat to answer in")
+        reply = Reply(
+            key=f"{self.event.envelope.uuid}:{len(self._replies)}",
+            group_id=self.group_id,
+            text=text or "",
+            attachments=tuple(items),
+        )
+        self._replies.append(reply)
+        return reply

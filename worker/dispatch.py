@@ -1,0 +1,94 @@
+"""From one notification to the replies on the queue: what ``handle_event`` does.
+
+Plain code over plain collaborators, so tests run it without Celery. The
+dispatcher validates the envelope, runs the bot, hands each reply to
+``enqueue`` and tells the chat's turn how many replies event ``seq``
+produced (none included), so that later replies in the chat do not wait
+for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from worker.bot import Bot, Directory
+from worker.counters import Counters
+from worker.deadletters import DeadLetters
+from worker.errors import InvalidEventError, PermanentError
+from worker.events import Event, chat_id, parse_event
+from worker.logging import get_logger
+from worker.ordering import ChatTurns
+from worker.replies import Outgoing
+
+SOURCE = "handle_event"
+
+_log = get_logger(__name__)
+
+
+@dataclass
+class Dispatcher:
+    """Runs the bot on events; one per worker process."""
+
+    bot: Bot
+    directory: Directory
+    turns: ChatTurns
+    dead_letters: DeadLetters
+    counters: Counters
+    enqueue: Callable[[Outgoing], None]
+
+    def handle(self, envelope: dict[str, Any], seq: int | None = None) -> list[Outgoing]:
+        """Handle one notification; return the replies it enqueued.
+
+        A malformed notification or a handler's permanent failure is logged,
+        counted and dead-lettered, and yields no reply. A transient failure
+        (the platform was unreachable during a lookup) is raised for the
+        task to retry; when it gives up it calls :meth:`give_up`.
+        """
+        log = _log.bind(event_uuid=envelope.get("uuid") if isinstance(envelope, dict) else None)
+        try:
+            event = parse_event(envelope)
+        except InvalidEventError as exc:
+            log.warning("event_invalid", reason=exc.reason)
+            self._dead_letter(envelope, f"invalid event: {exc.reason}", seq=seq)
+            return []
+        chat = chat_id(event)
+        if seq is None and chat:
+            seq = self.turns.seq_of(event.envelope.uuid)
+        log = log.bind(group_id=chat or None, event_type=event.envelope.event_type, seq=seq)
+        try:
+            replies = self.bot.handle(event, self.directory)
+        except PermanentError as exc:
+            log.error("handler_failed", error=str(exc), exc_info=exc)
+            self._dead_letter(envelope, f"handler failed: {exc}", seq=seq)
+            self._handled(event, seq, 0)
+            return []
+        ordered = seq if chat else None
+        outgoing = [
+            Outgoing(reply, ordered if reply.group_id == chat else None) for reply in replies
+        ]
+        for out in outgoing:
+            self.enqueue(out)
+        self._handled(event, seq, sum(1 for out in outgoing if out.seq is not None))
+        self.counters.incr("events_handled")
+        self.counters.incr("replies_enqueued", len(outgoing))
+        log.info("event_handled", replies=len(outgoing))
+        return outgoing
+
+    def give_up(self, envelope: dict[str, Any], seq: int | None, error: Exception) -> None:
+        """A transient failure outlived its retries: dead-letter the event, free its chat."""
+        _log.error("event_given_up", event_uuid=envelope.get("uuid"), error=str(error))
+        self._dead_letter(envelope, f"retries exhausted: {error}", seq=seq)
+        with contextlib.suppress(InvalidEventError):  # already dead-lettered as such
+            self._handled(parse_event(envelope), seq, 0)
+
+    def _handled(self, event: Event, seq: int | None, replies: int) -> None:
+        chat = chat_id(event)
+        if seq is not None and chat:
+            self.turns.handled(chat, seq, replies)
+
+    def _dead_letter(self, envelope: Any, reason: str, **context: Any) -> None:
+        self.counters.incr("dead_letters_handle_event")
+        self.dead_letters.push(SOURCE, reason, envelope, **context)

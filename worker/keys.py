@@ -1,0 +1,168 @@
+"""Every Redis key of the platform, named in one place.
+
+All keys start with ``settings.key_prefix`` (default ``glipbot:``), so one
+Redis can serve several bots and ``redis-cli --scan --pattern 'glipbot:*'``
+shows everything one bot owns. Build a :class:`Keys` once from the settings
+and ask it for names; never format a key by hand elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from worker.settings import Settings
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The key names of one bot, derived from its prefix."""
+
+    prefix: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Keys:
+        """The keys of the bot that ``settings`` describe."""
+        return cls(settings.key_prefix)
+
+    # -- token owner (worker/tokens.py) -------------------------------------
+
+    @property
+    def token(self) -> str:
+        """String: the shared OAuth token as JSON (access, refresh, expiry times, owner id)."""
+        return f"{self.prefix}token"
+
+    @property
+    def token_lock(self) -> str:
+        """redis-py ``Lock``: held by the one process that logs in or refreshes."""
+        return f"{self.prefix}token:lock"
+
+    @property
+    def token_logins(self) -> str:
+        """Counter: successful logins (password, JWT) since the key was created."""
+        return f"{self.prefix}token:logins"
+
+    @property
+    def token_refreshes(self) -> str:
+        """Counter: successful refresh-token grants."""
+        return f"{self.prefix}token:refreshes"
+
+    @property
+    def token_owner_id(self) -> str:
+        """String: the bot's own person id, cached in static bot-token mode."""
+        return f"{self.prefix}token:owner_id"
+
+    # -- listener (listener/) ------------------------------------------------
+
+    @property
+    def listener_lease(self) -> str:
+        """String with TTL: the active listener's lease (holder id and fencing token)."""
+        return f"{self.prefix}listener:lease"
+
+    @property
+    def listener_fence(self) -> str:
+        """Counter: the fencing token, incremented on every lease acquisition."""
+        return f"{self.prefix}listener:fence"
+
+    @property
+    def listener_commands(self) -> str:
+        """List: ops commands (``{"command": "renew" | "recreate"}``) for the leader."""
+        return f"{self.prefix}listener:commands"
+
+    def listener_status_of(self, instance: str) -> str:
+        """String with TTL: one listener instance's health as JSON (the ``/healthz`` body)."""
+        return f"{self.prefix}listener:status:{instance}"
+
+    @property
+    def listener_status_pattern(self) -> str:
+        """``SCAN`` pattern matching every instance's status key."""
+        return f"{self.prefix}listener:status:*"
+
+    @property
+    def subscription_gaps(self) -> str:
+        """List: JSON windows ``{start, end, seconds, old, new}`` when no subscription existed."""
+        return f"{self.prefix}listener:gaps"
+
+    @property
+    def subscription_id(self) -> str:
+        """String: the id of the subscription the listener consumes."""
+        return f"{self.prefix}subscription:id"
+
+    @property
+    def subscriptions_created(self) -> str:
+        """Set: ids of subscriptions this bot created, so stale ones can be deleted."""
+        return f"{self.prefix}subscription:created"
+
+    @property
+    def timetoken(self) -> str:
+        """String: the last PubNub timetoken consumed, to resume after a restart."""
+        return f"{self.prefix}pubnub:timetoken"
+
+    @property
+    def dedup_prefix(self) -> str:
+        """Prefix of the per-notification de-duplication keys."""
+        return f"{self.prefix}dedup:"
+
+    def dedup(self, event_uuid: str) -> str:
+        """String with TTL (``SET NX``): the notification ``event_uuid`` was enqueued."""
+        return f"{self.dedup_prefix}{event_uuid}"
+
+    @property
+    def dead_letters(self) -> str:
+        """List: JSON records of inputs that could not be handled, with their reason."""
+        return f"{self.prefix}deadletters"
+
+    # -- workers (tasks/) ----------------------------------------------------
+
+    @property
+    def reply_prefix(self) -> str:
+        """Prefix of the reply idempotency keys."""
+        return f"{self.prefix}reply:"
+
+    def reply(self, reply_key: str) -> str:
+        """Hash with TTL: ``pending`` (when a POST began) or ``post_id`` once posted."""
+        return f"{self.reply_prefix}{reply_key}"
+
+    def reply_claims(self, group_id: str) -> str:
+        """Set with TTL: ids of the bot's posts in the chat that a reply key owns."""
+        return f"{self.prefix}chat:{group_id}:claims"
+
+    @property
+    def ratelimit_prefix(self) -> str:
+        """Prefix of the cluster-wide rate limiter's keys."""
+        return f"{self.prefix}ratelimit:"
+
+    def ratelimit(self, group: str) -> str:
+        """Sorted set or bucket: requests made in rate-limit ``group`` (Light, Medium, ...)."""
+        return f"{self.ratelimit_prefix}{group}"
+
+    def ratelimit_penalty(self, group: str) -> str:
+        """String with TTL: set after a 429 so every worker pauses ``group`` until it expires."""
+        return f"{self.ratelimit_prefix}{group}:penalty"
+
+    def ratelimit_limits(self, group: str) -> str:
+        """Hash: ``limit`` and ``window_ms`` of ``group``, learned from the headers."""
+        return f"{self.ratelimit_prefix}{group}:limits"
+
+    # -- per-chat reply order (worker/ordering.py) -----------------------------
+
+    def chat_seq(self, group_id: str) -> str:
+        """Counter: the listener's sequence number of the chat's events."""
+        return f"{self.prefix}chat:{group_id}:seq"
+
+    def chat_turn(self, group_id: str) -> str:
+        """Hash ``{n, i}``: the reply of the chat whose turn it is to be posted."""
+        return f"{self.prefix}chat:{group_id}:turn"
+
+    def chat_reply_counts(self, group_id: str) -> str:
+        """Hash ``{seq: replies}``: how many replies each handled event produced."""
+        return f"{self.prefix}chat:{group_id}:counts"
+
+    @property
+    def counters(self) -> str:
+        """Hash: cluster-wide counters of the workers (replies posted, dead letters, ...)."""
+        return f"{self.prefix}counters"
+
+    @property
+    def canary(self) -> str:
+        """String: when beat's canary task last ran on a worker (epoch seconds)."""
+        return f"{self.prefix}ops:canary"

@@ -1,0 +1,61 @@
+"""``connect(settings)``: the Redis client, token store and REST client, wired once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import redis
+import requests
+
+from worker.auth import Auth
+from worker.http import HttpTransport, RequestHook
+from worker.keys import Keys
+from worker.redis import redis_from_settings
+from worker.rest import RestClient
+from worker.settings import Settings
+from worker.tokens import TokenStore
+
+
+@dataclass
+class Platform:
+    """Everything a process needs to talk to RingCentral and to the shared state."""
+
+    settings: Settings
+    redis: redis.Redis
+    keys: Keys
+    auth: Auth
+    tokens: TokenStore
+    rest: RestClient
+
+    def close(self) -> None:
+        """Close the HTTP session and the Redis connection pool."""
+        self.rest.transport.session.close()
+        self.redis.close()
+
+
+def connect(
+    settings: Settings,
+    *,
+    redis_client: redis.Redis | None = None,
+    session: requests.Session | None = None,
+    hooks: Sequence[RequestHook] = (),
+) -> Platform:
+    """Wire Redis, OAuth, the token store and the REST client from ``settings``.
+
+    Nothing is called yet: the first REST call obtains the token (under the
+    store's lock). OAuth and REST share one transport, so ``hooks`` see both.
+    """
+    client = redis_client if redis_client is not None else redis_from_settings(settings)
+    transport = HttpTransport(settings.server_url, settings.http_timeout, session, hooks)
+    auth = Auth(settings, transport)
+    tokens = TokenStore(settings, client, auth)
+    rest = RestClient(settings, tokens, transport=transport)
+    return Platform(
+        settings=settings,
+        redis=client,
+        keys=Keys.from_settings(settings),
+        auth=auth,
+        tokens=tokens,
+        rest=rest,
+    )

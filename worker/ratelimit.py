@@ -1,0 +1,238 @@
+"""One rate limit for the whole cluster, per bot and rate-limit group.
+
+Every worker process asks Redis for a slot before calling the platform. A
+Lua script keeps a sliding-window log per group (a sorted set of grant
+times), so the check and the grant are one atomic step however many workers
+ask at once. The clock is Redis's own (``TIME``), so workers on machines
+whose clocks disagree still share one window.
+
+The limits start at RingCentral's defaults and are corrected from the
+``X-Rate-Limit-*`` headers of every response (:meth:`RateLimiter.observe`);
+a 429 pauses the group for every worker (:meth:`RateLimiter.pause`).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Protocol
+
+import redis
+
+from worker.errors import PlatformError, RateLimitedError
+from worker.keys import Keys
+
+#: RingCentral's published limits: requests per window (seconds), per group.
+DEFAULT_LIMITS: Mapping[str, tuple[int, float]] = {
+    "Light": (50, 60.0),
+    "Medium": (40, 60.0),
+    "Heavy": (10, 60.0),
+    "Auth": (5, 60.0),
+}
+
+#: How long a request may wait for a slot before its task is retried instead.
+DEFAULT_MAX_WAIT = 10.0
+
+#: The platform counts a request when it arrives, we count it when we send it;
+#: widening our window by this share (at least MIN_SAFETY seconds) absorbs the
+#: difference in network delay between two requests.
+SAFETY_FRACTION = 0.03
+MIN_SAFETY = 0.05
+
+# KEYS: log, penalty, limits. ARGV: default limit, default window ms, safety ms, member.
+# Returns {granted (1/0), wait ms}.
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local penalty = redis.call('PTTL', KEYS[2])
+if penalty > 0 then return {0, penalty} end
+local limit = tonumber(redis.call('HGET', KEYS[3], 'limit') or ARGV[1])
+local window = tonumber(redis.call('HGET', KEYS[3], 'window_ms') or ARGV[2]) + tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return {1, 0}
+end
+local freeing = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+local wait = tonumber(freeing[2]) + window - now
+if wait < 1 then wait = 1 end
+return {0, wait}
+"""
+
+# KEYS: log, limits. ARGV: limit, window ms, remaining, safety ms, member prefix.
+# Learns the platform's limit and, when the platform has counted more requests
+# than we have (another client with the same credentials), records the
+# difference so we slow down with it.
+_OBSERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local limit = tonumber(ARGV[1])
+local window = tonumber(ARGV[2])
+redis.call('HSET', KEYS[2], 'limit', limit, 'window_ms', window)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window - tonumber(ARGV[4]))
+local count = redis.call('ZCARD', KEYS[1])
+local used = limit - tonumber(ARGV[3])
+for i = count + 1, used do
+  redis.call('ZADD', KEYS[1], now, ARGV[5] .. i)
+end
+redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[4]))
+return used - count
+"""
+
+# KEYS: penalty. ARGV: pause ms. Extends, never shortens, a running pause.
+_PAUSE = """
+local current = redis.call('PTTL', KEYS[1])
+if current < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
+end
+return redis.call('PTTL', KEYS[1])
+"""
+
+
+class RateLimitHeaders(Protocol):
+    """What the platform said about a group (``worker.http.RateLimitInfo``)."""
+
+    @property
+    def group(self) -> str: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def remaining(self) -> int: ...
+    @property
+    def window(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class GroupState:
+    """A group's limit as the cluster sees it now (for status reports)."""
+
+    group: str
+    limit: int
+    window: float
+    used: int
+    paused_for: float
+
+
+class RateLimiter:
+    """The cluster-wide limiter; cheap to build, safe to share between threads."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        limits: Mapping[str, tuple[int, float]] = DEFAULT_LIMITS,
+        sleep: Callable[[float], None] = time.sleep,
+        max_wait: float = DEFAULT_MAX_WAIT,
+    ) -> None:
+        self._redis = client
+        self.max_wait = max_wait
+        self._keys = keys
+        self._limits = dict(limits)
+        self._sleep = sleep
+        self._acquire = client.register_script(_ACQUIRE)
+        self._observe = client.register_script(_OBSERVE)
+        self._pause = client.register_script(_PAUSE)
+
+    def try_acquire(self, group: str) -> float:
+        """Take a slot in ``group`` if one is free: 0.0, else the seconds to wait."""
+        limit, window = self._default(group)
+        granted, wait_ms = self._acquire(
+            keys=self._group_keys(group),
+            args=[limit, int(window * 1000), _safety_ms(window), uuid.uuid4().hex],
+        )
+        return 0.0 if int(granted) else int(wait_ms) / 1000
+
+    def acquire(self, group: str, *, max_wait: float) -> None:
+        """Block until a slot in ``group`` is granted.
+
+        When the next free slot is further away than ``max_wait`` seconds,
+        raise :class:`~worker.errors.RateLimitedError` with ``retry_after``
+        instead, so a Celery task can be retried later rather than hold its
+        worker.
+        """
+        while True:
+            wait = self.try_acquire(group)
+            if wait == 0.0:
+                return
+            if wait > max_wait:
+                raise RateLimitedError(
+                    f"rate-limit group {group} is full for {wait:.1f}s",
+                    retry_after=wait,
+                    group=group,
+                )
+            self._sleep(wait)
+
+    def observe(self, headers: RateLimitHeaders) -> None:
+        """Correct the group's limit from the platform's ``X-Rate-Limit-*`` headers."""
+        if headers.limit <= 0 or headers.window <= 0:
+            return
+        group = headers.group
+        self._observe(
+            keys=[self._keys.ratelimit(group), self._limits_key(group)],
+            args=[
+                headers.limit,
+                int(headers.window * 1000),
+                max(headers.remaining, 0),
+                _safety_ms(headers.window),
+                f"platform:{uuid.uuid4().hex}:",
+            ],
+        )
+
+    def pause(self, group: str, seconds: float) -> None:
+        """Stop every worker from calling ``group`` for ``seconds`` (after a 429)."""
+        self._pause(keys=[self._keys.ratelimit_penalty(group)], args=[max(1, int(seconds * 1000))])
+
+    # -- the REST client's RequestHook: every call goes through the limiter --
+
+    def before_request(self, group: str) -> None:
+        """Wait for a slot in ``group`` (up to ``max_wait``, else RateLimitedError)."""
+        self.acquire(group, max_wait=self.max_wait)
+
+    def after_response(
+        self, group: str, rate_limit: RateLimitHeaders | None, error: PlatformError | None
+    ) -> None:
+        """Learn from the response's headers; a 429 pauses the group cluster-wide."""
+        if rate_limit is not None:
+            self.observe(rate_limit)
+        if isinstance(error, RateLimitedError):
+            self.pause(error.group or group, error.retry_after)
+
+    def state(self, group: str) -> GroupState:
+        """The group's current limit, use and pause, read without taking a slot."""
+        default_limit, default_window = self._default(group)
+        learned = self._redis.hgetall(self._limits_key(group))
+        limit = int(learned.get("limit", default_limit))
+        window = int(learned.get("window_ms", default_window * 1000)) / 1000
+        now_s, now_us = self._redis.time()
+        now_ms = now_s * 1000 + now_us // 1000
+        log = self._keys.ratelimit(group)
+        horizon = now_ms - window * 1000 - _safety_ms(window)
+        used = int(self._redis.zcount(log, f"({horizon}", "+inf"))
+        paused_ms = int(self._redis.pttl(self._keys.ratelimit_penalty(group)))
+        return GroupState(group, limit, window, used, max(paused_ms, 0) / 1000)
+
+    def groups(self) -> list[str]:
+        """Every group with a known default limit."""
+        return list(self._limits)
+
+    def _default(self, group: str) -> tuple[int, float]:
+        return self._limits.get(group, DEFAULT_LIMITS["Heavy"])
+
+    def _limits_key(self, group: str) -> str:
+        return self._keys.ratelimit_limits(group)
+
+    def _group_keys(self, group: str) -> list[str]:
+        return [
+            self._keys.ratelimit(group),
+            self._keys.ratelimit_penalty(group),
+            self._limits_key(group),
+        ]
+
+
+def _safety_ms(window: float) -> int:
+    return int(max(MIN_SAFETY, window * SAFETY_FRACTION) * 1000)
