@@ -36,9 +36,14 @@ format: $(STAMP) ## Apply ruff's fixes and formatting
 sandbox: $(STAMP) ## Run the sandbox (RingCentral + PubNub stand-in) in the foreground
 	$(PY) -m sandbox $(SANDBOX_ARGS)
 
-demo: $(STAMP) ## Run the whole system on this machine and play the seed's scenario
-	@echo "make demo: not yet: the workers and the demo land with issue 4 (see the issue list)."
-	@echo "Meanwhile 'make sandbox' runs the local RingCentral + PubNub stand-in."
+demo: $(STAMP) ## Run the whole system offline and play the seed's scenario (Ctrl-C stops)
+	$(PY) -m sandbox.demo demo $(DEMO_ARGS)
+
+up: $(STAMP) ## Start the same stack in the background; print its URLs and credentials
+	$(PY) -m sandbox.demo up
+
+down: ## Stop everything `make up` started
+	@test -x $(PY) && $(PY) -m sandbox.demo down || echo "nothing to stop"
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -7,6 +7,7 @@ a few seconds: shutdown steps are bounded by timeouts).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import logging
 import signal
@@ -34,8 +35,18 @@ async def _main(settings: Settings) -> None:
         platform.close()
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit status."""
+    argparse.ArgumentParser(
+        prog="python -m listener",
+        description=(
+            "Keep the bot's RingCentral subscription alive and put each event on the "
+            "'events' queue. Any number may run: one leads, the others stand by. "
+            "Settings come from the environment (see the README's configuration table): "
+            "RINGCENTRAL_*, REDIS_URL, PUBNUB_ORIGIN, PUBNUB_SSL, SUBSCRIPTION_*, "
+            "LISTENER_* and LOG_*. SIGTERM or SIGINT stops it cleanly."
+        ),
+    ).parse_args(argv)
     try:
         settings = Settings.from_env()
     except ConfigError as exc:

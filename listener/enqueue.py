@@ -19,7 +19,7 @@ atomic: it refuses to write unless the lease still holds this reign's value
 message only if the key was new. So a crash can never leave an event marked
 as seen but not enqueued, and a deposed leader cannot enqueue at all.
 
-A test (``tests/integration/listener/test_celery_format.py``) proves that a
+A test (``tests/integration/listener/test_listener_celery_format.py``) proves that a
 real ``celery worker -Q events`` consumes these messages and that they decode
 like ``send_task``'s field by field.
 """

@@ -306,9 +306,11 @@ class ListenerService:
                 command = json.loads(item[1]).get("command")
             except (ValueError, AttributeError):
                 command = None
-            if command in ("renew", "recreate") and self.keeper is not None:
+            if command not in ("renew", "recreate"):
+                log.warning("ops_command_unknown", raw=str(item[1])[:200])
+            elif self.keeper is None:
+                log.warning("ops_command_dropped", command=command, reason="no subscription yet")
+            else:
                 self.metrics.inc("commands", command=command)
                 log.info("ops_command", command=command)
                 self.keeper.request(command)
-            else:
-                log.warning("ops_command_unknown", raw=str(item[1])[:200])

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 import redis.asyncio as aioredis
 
 from listener.metrics import Metrics
-from worker.errors import NotFoundError
+from worker.errors import NotFoundError, RateLimitedError
 from worker.events import EXTENSION_FILTER, GROUPS_FILTER, POSTS_FILTER
 from worker.keys import Keys
 from worker.logging import get_logger
@@ -215,6 +215,10 @@ class SubscriptionKeeper:
         if remaining is not None and remaining > 0:
             delay = min(delay, remaining / 3)
         delay = max(MIN_RETRY, delay * (0.5 + self._jitter() / 2))
+        if isinstance(exc, RateLimitedError):
+            # A call during the platform's penalty restarts it: wait it out,
+            # even past the subscription's expiry (re-created afterwards).
+            delay = max(delay, exc.retry_after)
         self._retry_at = now + delay
         level = log.error if not self.live() or self._failures >= 3 else log.warning
         level(

@@ -83,6 +83,17 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         help="rate-limit window and penalty, seconds",
     )
     p.add_argument(
+        "--rate-limit",
+        action="append",
+        default=argparse.SUPPRESS,  # repeated values append; none given: the defaults
+        metavar="GROUP=N",
+        type=_rate_limit,
+        help=(
+            "requests per window of a rate-limit group (repeat for several); the others keep "
+            "RingCentral's " + ", ".join(f"{g}={n}" for g, n in c.RATE_LIMITS.items())
+        ),
+    )
+    p.add_argument(
         "--pubnub-hold",
         type=float,
         default=c.DEFAULT_PUBNUB_HOLD,
@@ -115,10 +126,22 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         subscription_limit=a.subscription_limit,
         max_sessions=a.max_sessions,
         rate_window=a.rate_window,
+        rate_limits={**c.RATE_LIMITS, **dict(getattr(a, "rate_limit", []))},
         pubnub_hold=a.pubnub_hold,
         seed_path=a.seed,
         log_level=a.log_level,
     )
+
+
+def _rate_limit(text: str) -> tuple[str, int]:
+    """``GROUP=N`` of ``--rate-limit``: a known group and a positive count."""
+    group, _, count = text.partition("=")
+    if group not in c.RATE_LIMITS or not count.isdigit() or int(count) < 1:
+        groups = ", ".join(c.RATE_LIMITS)
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not GROUP=N with GROUP one of {groups} and N a positive integer"
+        )
+    return group, int(count)
 
 
 async def serve(config: c.SandboxConfig) -> None:

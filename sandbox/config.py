@@ -5,7 +5,7 @@ Every default is a named constant so the README, ``--help`` and the tests agree.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 DEFAULT_HOST = "127.0.0.1"
@@ -47,6 +47,8 @@ class SandboxConfig:
     subscription_limit: int = DEFAULT_SUBSCRIPTION_LIMIT
     max_sessions: int = DEFAULT_MAX_SESSIONS
     rate_window: float = DEFAULT_RATE_WINDOW
+    #: Requests per window of each rate-limit group (``--rate-limit``); defaults to RATE_LIMITS.
+    rate_limits: dict[str, int] = field(default_factory=lambda: dict(RATE_LIMITS))
     pubnub_hold: float = DEFAULT_PUBNUB_HOLD
     seed_path: Path = SEED_PATH
     log_level: str = DEFAULT_LOG_LEVEL

@@ -72,19 +72,8 @@ class TokenTable:
         self._by_access.clear()
         self._by_refresh.clear()
         self._grace.clear()
-        now = self._clock()
         for token, person_id in bot_tokens.items():
-            self._by_access[token] = Session(
-                person_id=person_id,
-                client_id=client_id,
-                access_token=token,
-                access_expires=now + BOT_TOKEN_EXPIRES_IN,
-                refresh_token=None,
-                refresh_expires=0.0,
-                endpoint_id=secrets.token_hex(8),
-                created=now,
-                static=True,
-            )
+            self._install_static(token, person_id, client_id)
 
     def issue(self, person_id: str, client_id: str, access_ttl: int | None = None) -> Session:
         """Open a new session for a successful login."""
@@ -110,8 +99,12 @@ class TokenTable:
 
     def issue_static(self, person_id: str, client_id: str) -> str:
         """A never-expiring access token outside the session limit (control ``act``)."""
-        now = self._clock()
         token = _new_token("S")
+        self._install_static(token, person_id, client_id)
+        return token
+
+    def _install_static(self, token: str, person_id: str, client_id: str) -> None:
+        now = self._clock()
         self._by_access[token] = Session(
             person_id=person_id,
             client_id=client_id,
@@ -123,7 +116,6 @@ class TokenTable:
             created=now,
             static=True,
         )
-        return token
 
     def refresh(self, refresh_token: str, client_id: str) -> Session | None:
         """Rotate the session of ``refresh_token``; None when it cannot be used."""

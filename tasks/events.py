@@ -12,7 +12,7 @@ from tasks.replies import POLICY, enqueue_reply
 from tasks.runtime import runtime
 from worker.celery import app
 from worker.dispatch import Dispatcher
-from worker.errors import TransientError
+from worker.errors import DeadLetteredError, TransientError
 from worker.logging import get_logger
 from worker.ordering import ChatTurns
 
@@ -33,7 +33,9 @@ def dispatcher() -> Dispatcher:
     )
 
 
-@app.task(name="tasks.events.handle_event", bind=True, max_retries=None)
+@app.task(
+    name="tasks.events.handle_event", bind=True, max_retries=None, throws=(DeadLetteredError,)
+)
 def handle_event(
     self: Task,
     envelope: dict[str, Any],
@@ -45,7 +47,8 @@ def handle_event(
 
     ``fence`` is the listener's fencing token, ``seq`` the event's place in
     its chat. A transient failure is retried with back-off; past the last
-    attempt the event is dead-lettered.
+    attempt, or on a permanent failure, the event is dead-lettered and the
+    task fails with :class:`~worker.errors.DeadLetteredError`.
     """
     d = dispatcher()
     try:
@@ -54,8 +57,7 @@ def handle_event(
         error = exc if isinstance(exc, TransientError) else TransientError(str(exc))
         delay = POLICY.delay(error, failures + 1)
         if delay is None:
-            d.give_up(envelope, seq, exc)
-            return {"dead_letter": str(exc)}
+            raise d.give_up(envelope, seq, exc) from exc
         _log.warning(
             "event_retry", event_uuid=envelope.get("uuid"), error=str(exc), delay=delay, fence=fence
         )

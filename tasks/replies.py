@@ -10,7 +10,7 @@ from celery import Task
 
 from tasks.runtime import runtime
 from worker.celery import REPLIES_QUEUE, app
-from worker.errors import PermanentError, RateLimitedError, TransientError
+from worker.errors import DeadLetteredError, PermanentError, RateLimitedError, TransientError
 from worker.logging import get_logger
 from worker.replies import NotYourTurnError, Outgoing, ReplyBusyError
 from worker.retry import RetryPolicy
@@ -26,7 +26,7 @@ def enqueue_reply(out: Outgoing) -> None:
     post_reply.apply_async(args=(out.to_json(),), queue=REPLIES_QUEUE)
 
 
-@app.task(name="tasks.replies.post_reply", bind=True, max_retries=None)
+@app.task(name="tasks.replies.post_reply", bind=True, max_retries=None, throws=(DeadLetteredError,))
 def post_reply(self: Task, reply: dict[str, Any], failures: int = 0) -> dict[str, Any]:
     """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON); retry, or dead-letter it."""
     rt = runtime()
@@ -40,14 +40,14 @@ def post_reply(self: Task, reply: dict[str, Any], failures: int = 0) -> dict[str
         counted = failures if isinstance(exc, RateLimitedError) else failures + 1
         delay = POLICY.delay(_transient(exc), counted, waited=time.time() - out.created)
         if delay is None:
-            return _give_up(out, reply, exc, counted)
+            raise _give_up(out, reply, exc, counted) from exc
         rt.counters.incr("reply_retries")
         log.warning("reply_retry", error=str(exc), error_type=type(exc).__name__, delay=delay)
         raise self.retry(
             countdown=delay, kwargs={**(self.request.kwargs or {}), "failures": counted}
         ) from None
     except PermanentError as exc:
-        return _give_up(out, reply, exc, failures + 1)
+        raise _give_up(out, reply, exc, failures + 1) from exc
     rt.counters.incr("replies_posted")
     log.info("reply_posted", post_id=post_id)
     return {"post_id": post_id, "key": out.key}
@@ -58,7 +58,9 @@ def _transient(exc: Exception) -> Exception:
     return TransientError(str(exc)) if isinstance(exc, redis.RedisError) else exc
 
 
-def _give_up(out: Outgoing, reply: dict[str, Any], exc: Exception, attempts: int) -> dict[str, Any]:
+def _give_up(
+    out: Outgoing, reply: dict[str, Any], exc: Exception, attempts: int
+) -> DeadLetteredError:
     rt = runtime()
     reason = f"{type(exc).__name__}: {exc}"
     _log.error("reply_dead_lettered", reply_key=out.key, group_id=out.group_id, reason=reason)
@@ -72,4 +74,4 @@ def _give_up(out: Outgoing, reply: dict[str, Any], exc: Exception, attempts: int
     )
     rt.counters.incr("dead_letters_post_reply")
     rt.poster.done(out)  # later replies of the chat must not wait for this one
-    return {"dead_letter": reason, "key": out.key}
+    return DeadLetteredError(reason)

@@ -16,10 +16,8 @@ from worker.celery import app, settings_of
 from worker.counters import Counters
 from worker.deadletters import DeadLetters
 from worker.errors import ConfigError
-from worker.keys import Keys
 from worker.platform import Platform, connect
 from worker.ratelimit import RateLimiter
-from worker.redis import redis_from_settings
 from worker.replies import ReplyPoster
 from worker.settings import Settings
 
@@ -53,14 +51,12 @@ def runtime() -> Runtime:
 
 def build_runtime(settings: Settings) -> Runtime:
     """Wire every service from ``settings``: every REST call passes the rate limiter."""
-    client = redis_from_settings(settings)
-    keys = Keys.from_settings(settings)
-    limiter = RateLimiter(client, keys, limits=settings.rate_limits)
-    platform = connect(settings, redis_client=client, hooks=[limiter])
+    platform = connect(settings)
+    client, keys = platform.redis, platform.keys
     return Runtime(
         settings=settings,
         platform=platform,
-        limiter=limiter,
+        limiter=platform.limiter,
         poster=ReplyPoster(
             platform.rest,
             client,
@@ -69,7 +65,7 @@ def build_runtime(settings: Settings) -> Runtime:
             lock_ttl=settings.http_timeout * 2 + 30,
         ),
         directory=CachingDirectory(platform.rest),
-        dead_letters=DeadLetters(client, keys.dead_letters),
+        dead_letters=DeadLetters(client, keys.dead_letters, max_len=settings.dead_letters_max),
         counters=Counters(client, keys.counters),
         bot=load_bot(settings.bot_app),
     )

@@ -60,9 +60,13 @@ class DeadLetters:
 
     def push(self, source: str, reason: str, payload: Any, **context: Any) -> dict[str, Any]:
         """Store one dead letter; return the record. ``payload`` must be JSON-serialisable."""
-        rec = self.record(source, reason, payload, **context)
-        self._push(keys=[self.key, self.trimmed_key], args=[_dumps(rec), self.max_len])
-        return rec
+        return self.restore(self.record(source, reason, payload, **context))
+
+    def restore(self, record: dict[str, Any]) -> dict[str, Any]:
+        """Store ``record`` as it is (a popped record that could not be replayed keeps its
+        id, time and reason)."""
+        self._push(keys=[self.key, self.trimmed_key], args=[_dumps(record), self.max_len])
+        return record
 
     def count(self) -> int:
         """How many dead letters the list holds now."""

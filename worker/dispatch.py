@@ -17,7 +17,7 @@ from typing import Any
 from worker.bot import Bot, Directory
 from worker.counters import Counters
 from worker.deadletters import DeadLetters
-from worker.errors import InvalidEventError, PermanentError
+from worker.errors import DeadLetteredError, InvalidEventError, PermanentError
 from worker.events import Event, chat_id, parse_event
 from worker.logging import get_logger
 from worker.ordering import ChatTurns
@@ -43,17 +43,17 @@ class Dispatcher:
         """Handle one notification; return the replies it enqueued.
 
         A malformed notification or a handler's permanent failure is logged,
-        counted and dead-lettered, and yields no reply. A transient failure
-        (the platform was unreachable during a lookup) is raised for the
-        task to retry; when it gives up it calls :meth:`give_up`.
+        counted and dead-lettered, then raised as
+        :class:`~worker.errors.DeadLetteredError`. A transient failure (the
+        platform was unreachable during a lookup) is raised for the task to
+        retry; when it gives up it calls :meth:`give_up`.
         """
         log = _log.bind(event_uuid=envelope.get("uuid") if isinstance(envelope, dict) else None)
         try:
             event = parse_event(envelope)
         except InvalidEventError as exc:
             log.warning("event_invalid", reason=exc.reason)
-            self._dead_letter(envelope, f"invalid event: {exc.reason}", seq=seq)
-            return []
+            raise self._dead_letter(envelope, f"invalid event: {exc.reason}", seq=seq) from exc
         chat = chat_id(event)
         if seq is None and chat:
             seq = self.turns.seq_of(event.envelope.uuid)
@@ -61,10 +61,11 @@ class Dispatcher:
         try:
             replies = self.bot.handle(event, self.directory)
         except PermanentError as exc:
-            log.error("handler_failed", error=str(exc), exc_info=exc)
-            self._dead_letter(envelope, f"handler failed: {exc}", seq=seq)
+            handler = getattr(exc, "handler", None)  # set when a bot handler raised
+            log.error("handler_failed", handler=handler, error=str(exc), exc_info=exc)
             self._handled(event, seq, 0)
-            return []
+            reason = f"handler failed: {exc}"
+            raise self._dead_letter(envelope, reason, seq=seq, handler=handler) from exc
         ordered = seq if chat else None
         outgoing = [
             Outgoing(reply, ordered if reply.group_id == chat else None) for reply in replies
@@ -77,18 +78,24 @@ class Dispatcher:
         log.info("event_handled", replies=len(outgoing))
         return outgoing
 
-    def give_up(self, envelope: dict[str, Any], seq: int | None, error: Exception) -> None:
-        """A transient failure outlived its retries: dead-letter the event, free its chat."""
+    def give_up(
+        self, envelope: dict[str, Any], seq: int | None, error: Exception
+    ) -> DeadLetteredError:
+        """A transient failure outlived its retries: dead-letter the event, free its chat.
+
+        Returns the error for the task to raise.
+        """
         _log.error("event_given_up", event_uuid=envelope.get("uuid"), error=str(error))
-        self._dead_letter(envelope, f"retries exhausted: {error}", seq=seq)
         with contextlib.suppress(InvalidEventError):  # already dead-lettered as such
             self._handled(parse_event(envelope), seq, 0)
+        return self._dead_letter(envelope, f"retries exhausted: {error}", seq=seq)
 
     def _handled(self, event: Event, seq: int | None, replies: int) -> None:
         chat = chat_id(event)
         if seq is not None and chat:
             self.turns.handled(chat, seq, replies)
 
-    def _dead_letter(self, envelope: Any, reason: str, **context: Any) -> None:
+    def _dead_letter(self, envelope: Any, reason: str, **context: Any) -> DeadLetteredError:
         self.counters.incr("dead_letters_handle_event")
         self.dead_letters.push(SOURCE, reason, envelope, **context)
+        return DeadLetteredError(reason)

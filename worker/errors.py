@@ -13,7 +13,8 @@
         │   └── UnauthorizedError   401 on an API call: the access token is expired or unknown
         ├── NotFoundError           404
         ├── BadRequestError         other 4xx
-        └── InvalidEventError       a notification that cannot be understood
+        ├── InvalidEventError       a notification that cannot be understood
+        └── DeadLetteredError       given up on and kept as a dead letter
 """
 
 from __future__ import annotations
@@ -99,6 +100,18 @@ class BadRequestError(PermanentError):
 
 class InvalidEventError(PermanentError):
     """A notification that is malformed or of an unknown kind; ``reason`` says why."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class DeadLetteredError(PermanentError):
+    """The input was kept as a dead letter (with ``reason``) and will not be retried.
+
+    Tasks raise it last so that the task shows as failed (in Flower, in its
+    result) rather than as a success that did nothing.
+    """
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)

@@ -1,9 +1,11 @@
 """Every Redis key of the platform, named in one place.
 
-All keys start with ``settings.key_prefix`` (default ``glipbot:``), so one
-Redis can serve several bots and ``redis-cli --scan --pattern 'glipbot:*'``
-shows everything one bot owns. Build a :class:`Keys` once from the settings
-and ask it for names; never format a key by hand elsewhere.
+All keys start with ``settings.key_prefix`` (default ``glipbot:``), so
+``redis-cli --scan --pattern 'glipbot:*'`` shows everything the platform
+keeps. Celery's queues (``events``, ``replies``, ``ops``) are not prefixed:
+two bots need two Redis databases, not two prefixes. Build a :class:`Keys`
+once from the settings and ask it for names; never format a key by hand
+elsewhere.
 """
 
 from __future__ import annotations
@@ -46,10 +48,9 @@ class Keys:
         """Counter: successful refresh-token grants."""
         return f"{self.prefix}token:refreshes"
 
-    @property
-    def token_owner_id(self) -> str:
-        """String: the bot's own person id, cached in static bot-token mode."""
-        return f"{self.prefix}token:owner_id"
+    def token_owner_id(self, token_fingerprint: str) -> str:
+        """String: the person id behind a static bot token (keyed by the token's hash)."""
+        return f"{self.prefix}token:owner_id:{token_fingerprint}"
 
     # -- listener (listener/) ------------------------------------------------
 

@@ -11,6 +11,7 @@ import requests
 from worker.auth import Auth
 from worker.http import HttpTransport, RequestHook
 from worker.keys import Keys
+from worker.ratelimit import RateLimiter
 from worker.redis import redis_from_settings
 from worker.rest import RestClient
 from worker.settings import Settings
@@ -27,6 +28,7 @@ class Platform:
     auth: Auth
     tokens: TokenStore
     rest: RestClient
+    limiter: RateLimiter
 
     def close(self) -> None:
         """Close the HTTP session and the Redis connection pool."""
@@ -44,18 +46,24 @@ def connect(
     """Wire Redis, OAuth, the token store and the REST client from ``settings``.
 
     Nothing is called yet: the first REST call obtains the token (under the
-    store's lock). OAuth and REST share one transport, so ``hooks`` see both.
+    store's lock). OAuth and REST share one transport, and every call on it
+    passes the cluster-wide rate limiter first, then ``hooks``.
     """
     client = redis_client if redis_client is not None else redis_from_settings(settings)
-    transport = HttpTransport(settings.server_url, settings.http_timeout, session, hooks)
+    keys = Keys.from_settings(settings)
+    limiter = RateLimiter(client, keys, limits=settings.rate_limits)
+    transport = HttpTransport(
+        settings.server_url, settings.http_timeout, session, [limiter, *hooks]
+    )
     auth = Auth(settings, transport)
     tokens = TokenStore(settings, client, auth)
     rest = RestClient(settings, tokens, transport=transport)
     return Platform(
         settings=settings,
         redis=client,
-        keys=Keys.from_settings(settings),
+        keys=keys,
         auth=auth,
         tokens=tokens,
         rest=rest,
+        limiter=limiter,
     )

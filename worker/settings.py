@@ -137,6 +137,17 @@ class Settings:
             raise ConfigError(f"LOG_FORMAT must be auto, json or console, not {self.log_format!r}")
         if not self.server_url.startswith(("http://", "https://")):
             raise ConfigError("RINGCENTRAL_SERVER_URL must start with http:// or https://")
+        if (
+            self.login_mode == "password"
+            and self.client_id != DEFAULT_CLIENT_ID
+            and ((self.username, self.password) == (DEFAULT_USERNAME, DEFAULT_PASSWORD))
+        ):
+            # A real app with the sandbox's account would fail at the first call.
+            raise ConfigError(
+                "RINGCENTRAL_CLIENT_ID names a real app but no login is set: set "
+                "RINGCENTRAL_JWT, RINGCENTRAL_BOT_TOKEN, or RINGCENTRAL_USERNAME and "
+                "RINGCENTRAL_PASSWORD"
+            )
         if self.login_mode == "password" and not (self.username and self.password):
             raise ConfigError(
                 "no login configured: set RINGCENTRAL_BOT_TOKEN, RINGCENTRAL_JWT, "

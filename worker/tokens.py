@@ -13,6 +13,7 @@ in, and a 401 is an :class:`~worker.errors.AuthError`.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -152,11 +153,14 @@ class TokenStore:
             owner = self.token().owner_id
             if owner:
                 return owner
-        cached = self._redis.get(self.keys.token_owner_id)
+        token = self.access_token()
+        # Keyed by the token, so a new bot token under the same prefix is asked anew.
+        key = self.keys.token_owner_id(hashlib.sha256(token.encode()).hexdigest()[:16])
+        cached = self._redis.get(key)
         if cached:
             return str(cached)
-        owner = str(self._auth.whoami(self.access_token())["id"])
-        self._redis.set(self.keys.token_owner_id, owner)
+        owner = str(self._auth.whoami(token)["id"])
+        self._redis.set(key, owner)
         return owner
 
     def counters(self) -> dict[str, int]:

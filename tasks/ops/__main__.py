@@ -51,9 +51,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd["create-chat"].add_argument("type", choices=["PrivateChat", "Team"])
     cmd["create-chat"].add_argument("members", nargs="+", help="person ids or e-mail addresses")
     cmd["create-chat"].add_argument("--name", help="the Team's name")
-    for name in ("add-members", "remove-members"):
-        cmd[name].add_argument("group_id")
-        cmd[name].add_argument("members", nargs="+", help="person ids (or e-mails to add)")
+    cmd["add-members"].add_argument("group_id")
+    cmd["add-members"].add_argument("members", nargs="+", help="person ids or e-mail addresses")
+    cmd["remove-members"].add_argument("group_id")
+    cmd["remove-members"].add_argument("members", nargs="+", help="person ids")
     cmd["renew"].add_argument("--recreate", action="store_true", help="re-create, not renew")
     cmd["replay"].add_argument("--limit", type=int, help="at most this many (default all)")
     cmd["birthdays"].add_argument("--date", help="YYYY-MM-DD (default today, UTC)")

@@ -75,7 +75,8 @@ def ask_listener(rt: Runtime, command: str) -> dict[str, Any]:
     if command not in LISTENER_COMMANDS:
         raise ValueError(f"listener commands are {', '.join(LISTENER_COMMANDS)}, not {command!r}")
     keys = rt.platform.keys
-    rt.platform.redis.lpush(
+    # RPUSH: the listener BLPOPs, so commands run in the order they were given.
+    rt.platform.redis.rpush(
         keys.listener_commands, json.dumps({"command": command, "requested_at": time.time()})
     )
     return {"queued": command, "listeners": _listeners(rt)}
@@ -107,9 +108,7 @@ def replay_dead_letters(
         elif source == "post_reply" and isinstance(payload, dict):
             enqueue_reply(Outgoing.from_json({**payload, "seq": None, "created": time.time()}))
         else:
-            rt.dead_letters.push(
-                str(source), str(record.get("reason")), payload, **record.get("context", {})
-            )
+            rt.dead_letters.restore(record)
             kept += 1
             continue
         replayed[str(source)] = replayed.get(str(source), 0) + 1

@@ -10,7 +10,7 @@ from typing import Any
 import structlog
 
 from worker.bot.directory import CachingDirectory, Person
-from worker.events import Event, Group, GroupEvent, Post, PostEvent, PostRemovedEvent
+from worker.events import Event, Group, GroupEvent, Post, PostEvent, chat_id
 
 #: The platform refuses longer texts and more attachments (``POST /glip/posts``).
 MAX_TEXT_LENGTH = 10_000
@@ -102,14 +102,7 @@ class Context:
     @property
     def group_id(self) -> str:
         """The id of the chat the event happened in ("" for extension events)."""
-        event = self.event
-        if isinstance(event, PostEvent):
-            return event.post.group_id
-        if isinstance(event, GroupEvent):
-            return event.group.id
-        if isinstance(event, PostRemovedEvent):
-            return event.group_id
-        return ""
+        return chat_id(self.event)
 
     @property
     def chat(self) -> Group:

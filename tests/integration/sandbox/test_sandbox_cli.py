@@ -25,6 +25,7 @@ def test_help_documents_every_flag_with_its_default() -> None:
         "--refresh-grace",
         "--subscription-max-lifetime",
         "--rate-window",
+        "--rate-limit",
         "--pubnub-hold",
         "--seed",
         "--log-level",

@@ -12,7 +12,7 @@ import redis.asyncio as aioredis
 
 from listener.metrics import Metrics
 from listener.subscription import EVENT_FILTERS, SubscriptionInfo, SubscriptionKeeper
-from worker.errors import NotFoundError, ServerError
+from worker.errors import NotFoundError, RateLimitedError, ServerError
 from worker.keys import Keys
 
 KEYS = Keys("t:")
@@ -180,6 +180,22 @@ def test_retries_stay_well_inside_a_short_remaining_lifetime(redis_url: str) -> 
         delays.append(await w.step_at(w.now + delays[-1]))
         # min(back-off, remaining / 3): 0.5 (2 s left), 0.5 (1.5 s left), 1/3 (1 s left)
         assert delays == pytest.approx([0.5, 0.5, 1 / 3, 4.0])
+        assert w.keeper.live()
+
+    run(redis_url, scenario)
+
+
+def test_a_429_on_renewal_waits_out_the_platforms_penalty(redis_url: str) -> None:
+    """Calling during the penalty restarts it, so the retry waits the whole Retry-After."""
+
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        w.api.lifetime = 900
+        await w.step_at(1000)
+        w.api.fail = [RateLimitedError("429", retry_after=60.0, group="Light")]
+
+        delay = await w.step_at(1780)
+
+        assert delay == pytest.approx(60.0)
         assert w.keeper.live()
 
     run(redis_url, scenario)

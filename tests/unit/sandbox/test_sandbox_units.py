@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sandbox import crypto
+from sandbox.__main__ import parse_args
 from sandbox.batch import multipart_response, parse_multipart
 from sandbox.config import SandboxConfig
 from sandbox.faults import Fault, FaultTable
@@ -120,3 +121,19 @@ def test_multipart_round_trip() -> None:
         {"id": "1"},
         {"errorCode": "CMN-102"},
     ]
+
+
+def test_rate_limit_flag_sets_one_group_and_keeps_the_others() -> None:
+    """``--rate-limit Light=20`` (repeatable) limits Light to 20 per window; Medium keeps 40."""
+    config = parse_args(["--rate-limit", "Light=20", "--rate-limit", "Heavy=3"])
+    assert config.rate_limits == {"Light": 20, "Medium": 40, "Heavy": 3, "Auth": 5}
+    limiter = RateLimiter(config.rate_window, FakeClock(), config.rate_limits)
+    assert [limiter.hit("john", "Light").allowed for _ in range(21)] == [True] * 20 + [False]
+    assert parse_args([]).rate_limits == {"Light": 50, "Medium": 40, "Heavy": 10, "Auth": 5}
+
+
+@pytest.mark.parametrize("bad", ["Lite=20", "Light=0", "Light=x", "Light"])
+def test_rate_limit_flag_rejects_unknown_groups_and_bad_counts(bad: str) -> None:
+    """A group the platform does not have, or a count that is not positive, stops the CLI."""
+    with pytest.raises(SystemExit):
+        parse_args(["--rate-limit", bad])

@@ -14,7 +14,7 @@ def test_every_key_starts_with_the_prefix() -> None:
         keys.token_lock,
         keys.token_logins,
         keys.token_refreshes,
-        keys.token_owner_id,
+        keys.token_owner_id("abc"),
         keys.listener_lease,
         keys.listener_fence,
         keys.listener_status_of("a"),

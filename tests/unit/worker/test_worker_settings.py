@@ -24,11 +24,11 @@ def test_every_field_has_an_environment_variable() -> None:
 
 def test_environment_wins_over_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("RINGCENTRAL_CLIENT_ID=from-file\nRINGCENTRAL_HTTP_TIMEOUT=3\n")
+    env_file.write_text("REDIS_KEY_PREFIX=from-file:\nRINGCENTRAL_HTTP_TIMEOUT=3\n")
 
-    settings = Settings.from_env({"RINGCENTRAL_CLIENT_ID": "from-env"}, env_file=env_file)
+    settings = Settings.from_env({"REDIS_KEY_PREFIX": "from-env:"}, env_file=env_file)
 
-    assert settings.client_id == "from-env"
+    assert settings.key_prefix == "from-env:"
     assert settings.http_timeout == 3.0
 
 
@@ -111,3 +111,14 @@ def test_rate_limits_start_at_ringcentrals_and_can_be_overridden_per_group() -> 
 def test_a_malformed_rate_limit_names_the_setting(spec: str) -> None:
     with pytest.raises(ConfigError, match="RATE_LIMITS"):
         Settings.from_env({"RATE_LIMITS": spec}, env_file=None)
+
+
+def test_a_real_app_without_a_login_is_refused_at_start() -> None:
+    """The defaults are the sandbox's account: a real client id must bring its own login."""
+    with pytest.raises(ConfigError, match="no login is set"):
+        Settings.from_env({"RINGCENTRAL_CLIENT_ID": "real-app"}, env_file=None)
+
+    with_jwt = Settings.from_env(
+        {"RINGCENTRAL_CLIENT_ID": "real-app", "RINGCENTRAL_JWT": "a.b.c"}, env_file=None
+    )
+    assert with_jwt.login_mode == "jwt"

@@ -1,0 +1,127 @@
+"""Conversations with SmartFriend through the whole running system.
+
+One stack for the module: the sandbox, one listener, three Celery worker
+processes and SmartFriend (``tasks.smartfriend:bot``). Each test uses chats
+of its own, so the tests share the stack without resetting anything.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.processes import wait_for
+from tests.support.stack import BOT_ID, JANE_ID, JOHN_ID, Stack, mention, timed
+
+GREETING = "Hi John, Nice to meet you! How can I help you?"
+FLIGHT_REQUEST = (  # the seed's own words, en dash and odd spacing included
+    "Hi SmartFriend! Please book me a flight New York \N{EN DASH} San Francisco "
+    "05/  06/17, ID #5674028947"
+)
+#: The offline provider's booking of the seed's request (the unit tests' golden values).
+BOOKING = (
+    "Your flight is booked! \N{AIRPLANE}\n"
+    "Flight: AS 2270\n"
+    "Date: Saturday, May 6, 2017\n"
+    "From: New York (JFK) 15:20\n"
+    "To: San Francisco (SFO) 18:01\n"
+    "Passenger ID: 5674028947\n"
+    "Ticket number: 027-6194114768"
+)
+#: The issue's bound for each answer of the seed scenario, seconds.
+ANSWER_WITHIN = 2.0
+
+
+@pytest.fixture(scope="module")
+def stack(start_stack: object) -> Stack:
+    return start_stack(workers=3)  # type: ignore[operator, no-any-return]
+
+
+def test_seed_scenario_greeting_then_booking_each_within_two_seconds(stack: Stack) -> None:
+    """The seed, end to end.
+
+    When John opens a PrivateChat with SmartFriend, the greeting arrives
+    within 2 s; when he asks for the seed's flight, the booking arrives within
+    2 s. The chat then holds exactly the four messages of the seed.
+    """
+    chat = stack.john.post(
+        "/glip/groups", json={"type": "PrivateChat", "members": [{"id": BOT_ID}]}
+    ).json()
+    chat_id = str(chat["id"])
+    texts, greeted_in = timed(lambda: stack.wait_bot_texts(chat_id, 1, ANSWER_WITHIN))
+    assert texts == [GREETING]
+
+    stack.say(stack.john, chat_id, FLIGHT_REQUEST)
+    texts, booked_in = timed(lambda: stack.wait_bot_texts(chat_id, 2, ANSWER_WITHIN))
+    assert texts[1] == BOOKING
+
+    assert stack.chat_texts(chat_id) == [
+        (BOT_ID, GREETING),
+        (JOHN_ID, FLIGHT_REQUEST),
+        (BOT_ID, BOOKING),
+    ]
+    print(f"greeting after {greeted_in:.2f} s, booking after {booked_in:.2f} s")
+
+
+def test_the_bot_does_not_answer_its_own_posts(stack: Stack) -> None:
+    """The bot's reply comes back to it as a PostAdded event, is handled with no
+    reply, and the chat stays quiet: no reply loop."""
+    jane = stack.person("jane.doe@sandbox.test")
+    chat_id = str(
+        jane.post("/glip/groups", json={"type": "PrivateChat", "members": [BOT_ID]}).json()["id"]
+    )
+    stack.wait_bot_texts(chat_id, 1, 10)  # the greeting
+    stack.say(jane, chat_id, "convert 5 USD to EUR")
+    stack.wait_bot_texts(chat_id, 2, 10)
+
+    # Both of the bot's posts (greeting, answer) came back and produced nothing.
+    own = {"group_id": chat_id, "event_type": "PostAdded", "replies": 0}
+    wait_for(lambda: len(stack.log_events("event_handled", **own)) == 2, 10)
+    assert [who for who, _ in stack.chat_texts(chat_id, jane)] == [BOT_ID, JANE_ID, BOT_ID]
+    assert len(stack.bot_texts(chat_id)) == 2
+
+
+def test_in_a_team_of_three_the_bot_answers_only_when_mentioned(stack: Stack) -> None:
+    """In John's Team with SmartFriend and Jane, a message without the mention
+    is handled and ignored; the same request with ``![:Person](bot)`` is answered."""
+    team = stack.john.post(
+        "/glip/groups",
+        json={"type": "Team", "name": "Trip planning", "members": [BOT_ID, JANE_ID]},
+    ).json()
+    team_id = str(team["id"])
+    greeting = stack.wait_bot_texts(team_id, 1, 10)
+    assert greeting == ["Hi John and Jane, Nice to meet you! How can I help you?"]
+
+    unmentioned = stack.say(stack.john, team_id, "convert 7 USD to EUR")
+    stack.wait_log("event_handled", group_id=team_id, event_type="PostAdded", replies=0)
+    assert stack.bot_texts(team_id) == greeting, "answered without being mentioned"
+
+    stack.say(stack.john, team_id, f"{mention(BOT_ID)} convert 7 USD to EUR")
+    answer = stack.wait_bot_texts(team_id, 2, 10)[1]
+    assert answer.startswith("7.00 USD = ")
+    assert unmentioned["text"] not in stack.bot_texts(team_id)
+
+
+def test_replies_keep_the_order_of_the_messages_with_three_workers(stack: Stack) -> None:
+    """John sends ten conversions in a row into one chat; three workers answer
+    them concurrently, and the answers appear in the order of his messages."""
+    team_id = str(
+        stack.john.post(
+            "/glip/groups", json={"type": "Team", "name": "Money", "members": [BOT_ID]}
+        ).json()["id"]
+    )
+    stack.wait_bot_texts(team_id, 1, 10)  # the greeting
+    amounts = list(range(1, 11))
+    for amount in amounts:
+        stack.say(stack.john, team_id, f"convert {amount} USD to EUR")
+
+    answers = stack.wait_bot_texts(team_id, 1 + len(amounts), 30)[1:]
+    assert [a.split(" ", 1)[0] for a in answers] == [f"{n}.00" for n in amounts]
+    posted_by = [
+        w.name
+        for w in stack.workers
+        if any(
+            line.get("event") == "reply_posted" and line.get("group_id") == team_id
+            for line in w.json_lines()
+        )
+    ]
+    assert len(posted_by) >= 2, f"only {posted_by} posted: the order was never at stake"
