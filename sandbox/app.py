@@ -22,6 +22,7 @@ from sandbox.faults import FaultTable, fault_middleware
 from sandbox.glip import GlipEndpoints
 from sandbox.notifications import Notifier
 from sandbox.oauth import OAuth
+from sandbox.posts import PostEndpoints
 from sandbox.pubnub import PubNubHub, make_app
 from sandbox.ratelimit import RateLimiter, rate_limit_middleware
 from sandbox.recorder import Recorder, recorder_middleware
@@ -110,6 +111,7 @@ def rest_app(sandbox: Sandbox) -> web.Application:
     app.router.add_post("/restapi/oauth/token", sandbox.oauth.token)
     app.router.add_post("/restapi/oauth/revoke", sandbox.oauth.revoke)
     app.router.add_routes(GlipEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
+    app.router.add_routes(PostEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
     app.router.add_routes(
         SubscriptionEndpoints(
             sandbox.subscriptions, sandbox.oauth, sandbox.config, sandbox.clock

@@ -3,7 +3,8 @@
 Visibility rule (the spec leaves it open): a chat is visible only to its
 members. Reading, posting in, or editing a chat you are not in answers 404
 ``CMN-102`` (``groupId``), exactly as an unknown id, so ids do not leak.
-``bulk-assign`` on a chat that is not a Team answers 403.
+``bulk-assign`` on a chat that is not a Team answers 403. Reading, editing and
+deleting one post are in :mod:`sandbox.posts`.
 """
 
 from __future__ import annotations
@@ -62,14 +63,8 @@ class GlipEndpoints:
         who = self._oauth.authenticate(request)
         body = await read_json_object(request)
         group = self._group(_id_field(body, "groupId"), who)
-        text = body.get("text", "")
-        if not isinstance(text, str):
-            raise invalid("text", "a string")
-        if len(text) > MAX_TEXT:
-            raise invalid("text", f"at most {MAX_TEXT} characters")
+        text = post_text(body.get("text", ""), has_attachments=bool(body.get("attachments")))
         attachments = _attachments(body.get("attachments"))
-        if not text and not attachments:
-            raise missing("text")
         extras = {k: body[k] for k in _POST_EXTRAS if isinstance(body.get(k), str)}
         post = self._store.add_post(group, who.person_id, text, attachments, extras)
         self._notifier.post_event("PostAdded", post, group)
@@ -203,6 +198,18 @@ class GlipEndpoints:
                 raise invalid(field, f"unknown person {ref}")
             ids.append(person.id)
         return ids
+
+
+def post_text(value: object, *, has_attachments: bool) -> str:
+    """A post's text as sent: a string of at most :data:`MAX_TEXT` characters, empty
+    only when the post has attachments (400 ``CMN-101``/``CMN-100`` otherwise)."""
+    if not isinstance(value, str):
+        raise invalid("text", "a string")
+    if len(value) > MAX_TEXT:
+        raise invalid("text", f"at most {MAX_TEXT} characters")
+    if not value and not has_attachments:
+        raise missing("text")
+    return value
 
 
 def _id_field(body: dict[str, Any], field: str) -> str:

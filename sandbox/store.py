@@ -57,6 +57,7 @@ class Post:
     creator_id: str
     text: str
     created: float
+    modified: float
     attachments: list[dict[str, Any]] = field(default_factory=list)
     mentions: list[dict[str, str]] = field(default_factory=list)
     type: str = "TextMessage"
@@ -75,7 +76,7 @@ class Post:
             "mentions": [dict(m) for m in self.mentions],
             "attachments": [dict(a) for a in self.attachments],
             "creationTime": iso(self.created),
-            "lastModifiedTime": iso(self.created),
+            "lastModifiedTime": iso(self.modified),
         }
         out.update(self.extra)
         return out
@@ -211,12 +212,14 @@ class Store:
     ) -> Post:
         """Store a TextMessage post; mentions are parsed from ``![:Person](id)`` markup."""
         stored = [{"id": str(next(self._attachment_ids)), **a} for a in attachments]
+        now = self._clock()
         post = Post(
             id=str(next(self._post_ids)),
             group_id=group.id,
             creator_id=creator,
             text=text,
-            created=self._clock(),
+            created=now,
+            modified=now,
             attachments=stored,
             mentions=self._mentions(text),
             extra=extra,
@@ -227,6 +230,21 @@ class Store:
     def posts_of(self, group: Group) -> list[Post]:
         """The group's posts, newest first."""
         return list(reversed(self.posts[group.id]))
+
+    def find_post(self, group: Group, post_id: str) -> Post | None:
+        """The post with this id in this group (a post of another group is not found)."""
+        return next((p for p in self.posts[group.id] if p.id == post_id), None)
+
+    def edit_post(self, post: Post, text: str) -> Post:
+        """Replace a post's text; its mentions are parsed again and it is marked modified."""
+        post.text = text
+        post.mentions = self._mentions(text)
+        post.modified = self._clock()
+        return post
+
+    def remove_post(self, post: Post) -> None:
+        """Delete a post from its group."""
+        self.posts[post.group_id].remove(post)
 
     def _mentions(self, text: str) -> list[dict[str, str]]:
         found: dict[tuple[str, str], dict[str, str]] = {}

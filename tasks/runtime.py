@@ -62,7 +62,6 @@ def build_runtime(settings: Settings) -> Runtime:
             client,
             keys,
             platform.tokens.owner_id,
-            lock_ttl=settings.http_timeout * 2 + 30,
         ),
         directory=CachingDirectory(platform.rest),
         dead_letters=DeadLetters(client, keys.dead_letters, max_len=settings.dead_letters_max),

@@ -12,6 +12,8 @@ are both delivered.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +21,18 @@ from datetime import datetime
 from typing import Any, Protocol
 
 import redis
+from redis.exceptions import LockError
+from redis.lock import Lock
 
 from worker.bot import Reply
 from worker.errors import PermanentError, RateLimitedError, TransientError
 from worker.keys import Keys
 from worker.logging import get_logger
 from worker.ordering import ChatTurns, Turn
+
+#: A reply's lock lives this long unless its holder keeps extending it: a
+#: worker that dies mid-POST frees its reply within seconds, not minutes.
+LOCK_TTL = 6.0
 
 #: How long reply records and post claims are kept.
 REPLY_TTL = 7 * 24 * 3600
@@ -107,7 +115,7 @@ class ReplyPoster:
         keys: Keys,
         bot_id: Callable[[], str],
         *,
-        lock_ttl: float = 60.0,
+        lock_ttl: float = LOCK_TTL,
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -144,13 +152,21 @@ class ReplyPoster:
         posted = self._redis.hget(record, "post_id")
         if posted:
             return str(posted)
-        lock = self._redis.lock(f"{record}:lock", timeout=self._lock_ttl, blocking=False)
+        # thread_local=False: the heartbeat thread extends the lock it did not take.
+        lock = self._redis.lock(
+            f"{record}:lock", timeout=self._lock_ttl, blocking=False, thread_local=False
+        )
         if not lock.acquire(blocking=False):
             raise ReplyBusyError(f"reply {reply.key} is being posted by another worker")
+        stop = threading.Event()
+        heartbeat = threading.Thread(target=_keep, args=(lock, stop, self._lock_ttl), daemon=True)
+        heartbeat.start()
         try:
             return self._post_locked(reply, record)
         finally:
-            if lock.owned():
+            stop.set()
+            heartbeat.join()
+            with contextlib.suppress(LockError):  # it lapsed, and may be another worker's now
                 lock.release()
 
     def _post_locked(self, reply: Reply, record: str) -> str:
@@ -226,6 +242,16 @@ class ReplyPoster:
                     retry_after=0.5,
                 )
             self._sleep(0.02)
+
+
+def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:
+    """Extend ``lock`` every third of its TTL until ``stop`` is set or the lock is lost."""
+    while not stop.wait(ttl / 3):
+        try:
+            lock.extend(ttl, replace_ttl=True)
+        except (LockError, redis.RedisError):
+            _log.warning("reply_lock_lost", lock=str(lock.name))
+            return
 
 
 def _same_content(post: dict[str, Any], reply: Reply) -> bool:

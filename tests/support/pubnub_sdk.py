@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNStatusCategory
@@ -12,6 +13,21 @@ from pubnub.models.consumer.common import PNStatus
 from pubnub.models.consumer.pubsub import PNMessageResult
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio
+
+from sandbox.testing import Person
+
+FILTERS = ["/restapi/v1.0/glip/posts", "/restapi/v1.0/glip/groups"]
+
+
+def subscribe(person: Person, **extra: Any) -> dict[str, Any]:
+    """Create an encrypted PubNub subscription to posts and groups for ``person``."""
+    body = {
+        "eventFilters": FILTERS,
+        "deliveryMode": {"transportType": "PubNub", "encryption": True},
+    }
+    resp = person.post("/subscription", json={**body, **extra})
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
 
 
 class Collector(SubscribeCallback):

@@ -8,20 +8,9 @@ from typing import Any
 
 from sandbox.crypto import decrypt_notification
 from sandbox.testing import BOT_TOKEN, Person, SandboxProcess, as_person
-from tests.support.pubnub_sdk import subscribed
+from tests.support.pubnub_sdk import subscribe, subscribed
 
 BOT_ID = "400000001"
-FILTERS = ["/restapi/v1.0/glip/posts", "/restapi/v1.0/glip/groups"]
-
-
-def subscribe(person: Person, **extra: Any) -> dict[str, Any]:
-    body = {
-        "eventFilters": FILTERS,
-        "deliveryMode": {"transportType": "PubNub", "encryption": True},
-    }
-    resp = person.post("/subscription", json={**body, **extra})
-    assert resp.status_code == 200, resp.text
-    return dict(resp.json())
 
 
 def bot_of(sb: SandboxProcess) -> Person:

@@ -125,3 +125,29 @@ def test_replies_keep_the_order_of_the_messages_with_three_workers(stack: Stack)
         )
     ]
     assert len(posted_by) >= 2, f"only {posted_by} posted: the order was never at stake"
+
+
+def test_john_editing_and_deleting_his_post_reaches_the_workers_unanswered(stack: Stack) -> None:
+    """In John's Team with the bot, his question is answered once. When he then
+    edits it (PATCH) and deletes it, the workers handle PostChanged and
+    PostRemoved with no reply, and the bot posts nothing more: the chat keeps
+    the greeting and the first answer only."""
+    # A Team of two of its own (John's PrivateChat with the bot belongs to the seed test).
+    team = stack.john.post(
+        "/glip/groups", json={"type": "Team", "name": "Edits", "members": [BOT_ID]}
+    )
+    chat_id = str(team.json()["id"])
+    [greeting] = stack.wait_bot_texts(chat_id, 1, 10)
+    question = stack.say(stack.john, chat_id, "convert 3 USD to EUR")
+    answer = stack.wait_bot_texts(chat_id, 2, 10)[1]
+    assert answer.startswith("3.00 USD = ")
+
+    url = f"/glip/chats/{chat_id}/posts/{question['id']}"
+    edited = stack.john.patch(url, json={"text": "convert 9 USD to EUR"})
+    assert edited.status_code == 200, edited.text
+    stack.wait_log("event_handled", group_id=chat_id, event_type="PostChanged", replies=0)
+    assert stack.john.delete(url).status_code == 204
+    stack.wait_log("event_handled", group_id=chat_id, event_type="PostRemoved", replies=0)
+
+    assert stack.bot_texts(chat_id) == [greeting, answer]
+    assert stack.chat_texts(chat_id) == [(BOT_ID, greeting), (BOT_ID, answer)]

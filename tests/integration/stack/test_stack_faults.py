@@ -126,9 +126,10 @@ def test_a_worker_killed_right_after_its_post_leaves_exactly_one_reply(stack: St
     The pool child is killed, not the worker's main process: the parent sees
     its child die and requeues the task at once, where killing the parent
     would leave the message to the broker's visibility timeout (15 min).
-    The redelivered task waits for the dead process's reply lock to expire
-    (HTTP timeout x 2 + 30 s) before it reconciles: that lock is what keeps two
-    live workers from posting the same reply at the same moment.
+    The redelivered task waits for the dead process's reply lock to lapse
+    (nobody extends it any more: worker.replies.LOCK_TTL) before it reconciles:
+    that lock is what keeps two live workers from posting the same reply at
+    the same moment.
     """
     control = stack.sandbox.control
     chat_id = _new_chat(stack, "Fault kill")

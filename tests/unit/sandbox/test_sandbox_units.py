@@ -48,11 +48,15 @@ def test_rate_limiter_window_and_restarting_penalty() -> None:
 
 
 def test_route_groups_follow_the_spec() -> None:
-    """Renew is Light, create subscription Medium, token Auth."""
+    """Renew is Light, create subscription Medium, token Auth, post edits Medium."""
     assert group_of("POST", "/restapi/v1.0/subscription/x/renew") == "Light"
     assert group_of("POST", "/restapi/v1.0/subscription") == "Medium"
     assert group_of("POST", "/restapi/oauth/token") == "Auth"
     assert group_of("PUT", "/restapi/v1.0/glip/groups/1/bulk-assign") == "Medium"
+    assert group_of("PUT", "/restapi/v1.0/glip/groups/1/posts/2/text") == "Medium"
+    assert group_of("GET", "/restapi/v1.0/glip/chats/1/posts/2") == "Light"
+    assert group_of("PATCH", "/restapi/v1.0/glip/chats/1/posts/2") == "Medium"
+    assert group_of("DELETE", "/restapi/v1.0/glip/chats/1/posts/2") == "Medium"
 
 
 def test_refresh_rotation_and_grace() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,7 +12,7 @@ import redis
 from worker.bot import Reply
 from worker.errors import BadRequestError, NetworkError, RateLimitedError
 from worker.keys import Keys
-from worker.replies import ORDER_TIMEOUT, NotYourTurnError, Outgoing, ReplyPoster
+from worker.replies import ORDER_TIMEOUT, NotYourTurnError, Outgoing, ReplyBusyError, ReplyPoster
 
 KEYS = Keys("test:")
 BOT = "7777"
@@ -168,3 +169,44 @@ def test_outgoing_round_trips_through_json() -> None:
     out = Outgoing(Reply(key="k:0", group_id="g", text="t", attachments=({"type": "Card"},)), 3)
 
     assert Outgoing.from_json({**out.to_json(), "unknown": 1}) == out
+
+
+def test_the_lock_holds_through_a_post_slower_than_its_ttl(
+    chat: FakeChat, redis_client: redis.Redis
+) -> None:
+    """The heartbeat extends the lock, so a second worker cannot post the same reply."""
+    slow = ReplyPoster(chat, redis_client, KEYS, lambda: BOT, lock_ttl=0.3)
+    other = ReplyPoster(chat, redis_client, KEYS, lambda: BOT, lock_ttl=0.3)
+    reply = Reply(key="evt-1:0", group_id="g", text="slow")
+    original = chat.create_post
+    busy: list[Exception] = []
+
+    def create_slowly(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        chat.create_post = original  # type: ignore[method-assign]
+        time.sleep(1.0)  # three lock lifetimes
+        try:
+            other.post_once(reply)
+        except ReplyBusyError as exc:
+            busy.append(exc)
+        return original(*args, **kwargs)
+
+    chat.create_post = create_slowly  # type: ignore[method-assign]
+    slow.post_once(reply)
+
+    assert len(busy) == 1
+    assert len(chat.posts) == 1
+
+
+def test_the_lock_of_a_dead_worker_lapses_within_its_ttl(
+    chat: FakeChat, redis_client: redis.Redis
+) -> None:
+    poster = ReplyPoster(chat, redis_client, KEYS, lambda: BOT, lock_ttl=0.3)
+    reply = Reply(key="evt-1:0", group_id="g", text="after the crash")
+    # A worker took the lock and died: nobody extends it any more.
+    redis_client.set(f"{KEYS.reply(reply.key)}:lock", "dead-worker", px=300)
+
+    with pytest.raises(ReplyBusyError):
+        poster.post_once(reply)
+    time.sleep(0.4)
+
+    assert poster.post_once(reply) == chat.posts[0]["id"]
