@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import time
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -12,9 +14,10 @@ from tasks.replies import POLICY, enqueue_reply
 from tasks.runtime import runtime
 from worker.celery import app
 from worker.dispatch import Dispatcher
-from worker.errors import DeadLetteredError, TransientError
+from worker.errors import DeadLetteredError, RateLimitedError, TransientError
 from worker.logging import get_logger
 from worker.ordering import ChatTurns
+from worker.retry import root_cause
 
 _log = get_logger(__name__)
 
@@ -55,13 +58,24 @@ def handle_event(
         sent = d.handle(envelope, seq)
     except (TransientError, redis.RedisError) as exc:
         error = exc if isinstance(exc, TransientError) else TransientError(str(exc))
-        delay = POLICY.delay(error, failures + 1)
+        limited = isinstance(root_cause(error), RateLimitedError)
+        counted = failures if limited else failures + 1  # waiting for a slot is not failing
+        delay = POLICY.delay(error, counted, waited=_age(envelope))
         if delay is None:
             raise d.give_up(envelope, seq, exc) from exc
         _log.warning(
             "event_retry", event_uuid=envelope.get("uuid"), error=str(exc), delay=delay, fence=fence
         )
         raise self.retry(
-            countdown=delay, kwargs={**(self.request.kwargs or {}), "failures": failures + 1}
+            countdown=delay, kwargs={**(self.request.kwargs or {}), "failures": counted}
         ) from None
     return {"replies": [out.key for out in sent]}
+
+
+def _age(envelope: dict[str, Any]) -> float:
+    """Seconds since the platform sent the notification (0 when it says nothing usable)."""
+    try:
+        sent = datetime.fromisoformat(str(envelope.get("timestamp")).replace("Z", "+00:00"))
+    except ValueError:
+        return 0.0
+    return max(0.0, time.time() - sent.timestamp())

@@ -65,7 +65,7 @@ def build_runtime(settings: Settings) -> Runtime:
         ),
         directory=CachingDirectory(platform.rest),
         dead_letters=DeadLetters(client, keys.dead_letters, max_len=settings.dead_letters_max),
-        counters=Counters(client, keys.counters),
+        counters=platform.counters,
         bot=load_bot(settings.bot_app),
     )
 

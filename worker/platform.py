@@ -9,6 +9,7 @@ import redis
 import requests
 
 from worker.auth import Auth
+from worker.counters import Counters
 from worker.http import HttpTransport, RequestHook
 from worker.keys import Keys
 from worker.ratelimit import RateLimiter
@@ -29,6 +30,7 @@ class Platform:
     tokens: TokenStore
     rest: RestClient
     limiter: RateLimiter
+    counters: Counters
 
     def close(self) -> None:
         """Close the HTTP session and the Redis connection pool."""
@@ -51,7 +53,8 @@ def connect(
     """
     client = redis_client if redis_client is not None else redis_from_settings(settings)
     keys = Keys.from_settings(settings)
-    limiter = RateLimiter(client, keys, limits=settings.rate_limits)
+    counters = Counters(client, keys.counters)
+    limiter = RateLimiter(client, keys, limits=settings.rate_limits, counters=counters)
     transport = HttpTransport(
         settings.server_url, settings.http_timeout, session, [limiter, *hooks]
     )
@@ -66,4 +69,5 @@ def connect(
         tokens=tokens,
         rest=rest,
         limiter=limiter,
+        counters=counters,
     )

@@ -21,6 +21,7 @@ from typing import Protocol
 
 import redis
 
+from worker.counters import Counters
 from worker.errors import PlatformError, RateLimitedError
 from worker.keys import Keys
 
@@ -128,8 +129,10 @@ class RateLimiter:
         limits: Mapping[str, tuple[int, float]] = DEFAULT_LIMITS,
         sleep: Callable[[float], None] = time.sleep,
         max_wait: float = DEFAULT_MAX_WAIT,
+        counters: Counters | None = None,
     ) -> None:
         self._redis = client
+        self._counters = counters
         self.max_wait = max_wait
         self._keys = keys
         self._limits = dict(limits)
@@ -201,6 +204,8 @@ class RateLimiter:
             self.observe(rate_limit)
         if isinstance(error, RateLimitedError):
             self.pause(error.group or group, error.retry_after)
+            if self._counters is not None:
+                self._counters.incr(f"http_429_{error.group or group}")
 
     def state(self, group: str) -> GroupState:
         """The group's current limit, use and pause, read without taking a slot."""

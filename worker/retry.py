@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.errors import PermanentError, RateLimitedError, TransientError
+from worker.errors import PermanentError, PlatformError, RateLimitedError, TransientError
 
 
 @dataclass(frozen=True)
@@ -32,8 +32,10 @@ class RetryPolicy:
         """Seconds before the next try after ``error``, or ``None`` to give up.
 
         ``failures`` counts the transient failures so far (this one included);
-        ``waited`` is how long the work has existed, for the 429 bound.
+        ``waited`` is how long the work has existed, for the 429 bound. An
+        error that wraps a platform error (a bot handler's) is judged by it.
         """
+        error = root_cause(error)
         if isinstance(error, RateLimitedError):
             if waited > self.rate_limited_for:
                 return None
@@ -46,3 +48,10 @@ class RetryPolicy:
         delay = backoff * (0.5 + self.jitter() / 2)
         hinted = getattr(error, "retry_after", None)
         return max(delay, float(hinted)) if hinted else delay
+
+
+def root_cause(error: Exception) -> Exception:
+    """The platform error behind ``error`` (a bot handler wraps the one it met)."""
+    while isinstance(error.__cause__, PlatformError) and isinstance(error, PlatformError):
+        error = error.__cause__
+    return error

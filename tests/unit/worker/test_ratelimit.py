@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import pytest
 import redis
 
+from worker.counters import Counters
 from worker.errors import RateLimitedError
 from worker.keys import Keys
 from worker.ratelimit import RateLimiter
@@ -156,12 +157,14 @@ def test_four_processes_together_never_exceed_the_window(redis_url: str) -> None
 def test_as_a_request_hook_a_429_pauses_the_group_and_headers_teach_the_limit(
     redis_client: redis.Redis,
 ) -> None:
-    limiter = _limiter(redis_client, limit=50, window=60.0)
+    counters = Counters(redis_client, KEYS.counters)
+    limiter = RateLimiter(redis_client, KEYS, limits={"Light": (50, 60.0)}, counters=counters)
 
     limiter.after_response("Light", Headers("Light", limit=20, remaining=20, window=60), None)
     limiter.after_response("Light", None, RateLimitedError("429", retry_after=3.0, group="Light"))
 
     assert limiter.state("Light").limit == 20
     assert 2.0 < limiter.state("Light").paused_for <= 3.0
+    assert counters.all() == {"http_429_Light": 1}
     with pytest.raises(RateLimitedError):
         RateLimiter(redis_client, KEYS, max_wait=1.0).before_request("Light")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from worker.bot.errors import TransientHandlerError
 from worker.errors import (
     BadRequestError,
     NetworkError,
@@ -11,7 +12,7 @@ from worker.errors import (
     RateLimitedError,
     ServerError,
 )
-from worker.retry import RetryPolicy
+from worker.retry import RetryPolicy, root_cause
 
 POLICY = RetryPolicy(max_attempts=4, base=1.0, cap=5.0, jitter=lambda: 1.0)
 
@@ -51,3 +52,30 @@ def test_a_429_waits_its_retry_after_without_using_up_attempts() -> None:
 
     assert POLICY.delay(limited, 99) == 31.0  # plus up to a second of jitter
     assert POLICY.delay(limited, 1, waited=7200.0) is None  # but not forever
+
+
+def _wrapped(cause: Exception) -> Exception:
+    try:
+        try:
+            raise cause
+        except Exception as exc:
+            raise TransientHandlerError(
+                "handler failed transiently", handler="h", event_uuid="e", group_id="g"
+            ) from exc
+    except TransientHandlerError as wrapped:
+        return wrapped
+
+
+def test_a_429_met_inside_a_handler_still_waits_instead_of_failing() -> None:
+    """A handler's person lookup hit the rate limit: the event waits for the slot."""
+    wrapped = _wrapped(RateLimitedError("429", retry_after=30.0))
+
+    assert isinstance(root_cause(wrapped), RateLimitedError)
+    assert POLICY.delay(wrapped, 99) == 31.0
+
+
+def test_other_wrapped_failures_back_off_as_themselves() -> None:
+    wrapped = _wrapped(ServerError("503", retry_after=7.0))
+
+    assert POLICY.delay(wrapped, 1) == 7.0
+    assert POLICY.delay(wrapped, 4) is None
