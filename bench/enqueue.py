@@ -75,7 +75,7 @@ async def bench_pipeline(url: str, n: int, batch: int, offset: int) -> float:
     )
     ingest.add_channel("ch", key)
     items = [
-        Incoming("ch", offset + i + 1, encrypt_notification(key, _notification(offset + i)), 0.0)
+        Incoming("ch", offset + i + 1, encrypt_notification(key, _notification(offset + i)))
         for i in range(n)
     ]
     start = time.perf_counter()

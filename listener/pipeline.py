@@ -52,7 +52,6 @@ class Incoming:
     channel: str
     timetoken: int
     payload: Any
-    received: float
 
 
 class Ingest:
@@ -95,7 +94,7 @@ class Ingest:
         now = time.time()
         self.last_event_at = now
         self._metrics.inc("events_received")
-        self._buffer.put_nowait(Incoming(channel, timetoken, payload, now))
+        self._buffer.put_nowait(Incoming(channel, timetoken, payload))
 
     def pending(self) -> int:
         """Messages received but not yet processed."""

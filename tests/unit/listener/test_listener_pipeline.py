@@ -70,7 +70,7 @@ def run(redis_url: str, scenario: Callable[[Ingest, Lease, Metrics], Awaitable[N
 
 
 def item(tt: int, payload: Any, channel: str = CHANNEL) -> Incoming:
-    return Incoming(channel, tt, payload, 0.0)
+    return Incoming(channel, tt, payload)
 
 
 def queued_uuids(client: redis.Redis) -> list[str]:
