@@ -15,16 +15,16 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from glipbot.logging import configure_logging
+from glipbot.settings import Settings
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
 from listener.enqueue import TASK_NAME, CeleryMessages, make_celery_app
 from listener.lease import Lease
 from listener.metrics import Metrics
 from listener.pipeline import MAX_BATCH, Incoming, Ingest
 from sandbox.crypto import encrypt_notification, new_key
 from sandbox.localredis import LocalRedis
-from worker.deadletters import DeadLetters
-from worker.keys import Keys
-from worker.logging import configure_logging
-from worker.settings import Settings
 
 KEYS = Keys("bench:")
 

@@ -3,7 +3,7 @@
 No container engine or cluster is needed. Every check reads the files in
 ``deploy/`` (and the ``Procfile``) and compares them with the code: the
 commands they run exist, the variables they set are settings
-(``worker.settings.ENV_NAMES``) or in :data:`EXTRA_ENV`, and compose, the
+(``glipbot.settings.ENV_NAMES``) or in :data:`EXTRA_ENV`, and compose, the
 Kubernetes manifests, the systemd units and the Procfile agree on roles,
 settings, instance counts, grace periods and ports. Exit status 1 lists the
 problems, one per line.
@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python deploy/check.py` puts deploy/, not the root, first
     sys.path.insert(0, str(ROOT))
 
+from glipbot.settings import DEFAULT_HEALTH_PORT, ENV_NAMES  # noqa: E402
 from sandbox import config as sandbox_config  # noqa: E402
 from worker.celery import LONGEST_TASK  # noqa: E402
-from worker.settings import DEFAULT_HEALTH_PORT, ENV_NAMES  # noqa: E402
 
 DEPLOY = ROOT / "deploy"
 ROLES = frozenset({"listener", "worker", "beat", "flower"})
@@ -407,7 +407,7 @@ def check_env_names_known(src: Sources) -> list[str]:
     """Every variable set anywhere is a setting (ENV_NAMES) or in EXTRA_ENV."""
     known = set(ENV_NAMES.values()) | set(EXTRA_ENV)
     return [
-        f"{where}: {name} is neither a setting (worker.settings.ENV_NAMES) nor in EXTRA_ENV"
+        f"{where}: {name} is neither a setting (glipbot.settings.ENV_NAMES) nor in EXTRA_ENV"
         for where, names in configured_env(src).items()
         for name in sorted(names - known)
     ]

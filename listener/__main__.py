@@ -13,11 +13,11 @@ import logging
 import signal
 import sys
 
+from glipbot.errors import ConfigError
+from glipbot.logging import configure_logging, get_logger
+from glipbot.platform import connect
+from glipbot.settings import Settings
 from listener.service import ListenerService
-from worker.errors import ConfigError
-from worker.logging import configure_logging, get_logger
-from worker.platform import connect
-from worker.settings import Settings
 
 log = get_logger("listener")
 

@@ -45,7 +45,7 @@ ENQUEUED, DUPLICATE, FENCED = 1, 0, -1
 # ARGV: lease value, dedup TTL (s), message, task id, "1" if the event is in a
 # chat, the counter's TTL (s). A new event of a chat takes the chat's next
 # sequence number, stored with the dedup key as "<task id>|<seq>" for the
-# workers (worker.ordering.event_seq); duplicates take none, so the chat's
+# workers (glipbot.contracts.chat_order.event_seq); duplicates take none, so the chat's
 # numbers have no holes for replies to wait on.
 ENQUEUE_SCRIPT = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end

@@ -20,8 +20,8 @@ from typing import Any
 
 from aiohttp import web
 
+from glipbot.logging import get_logger
 from listener.metrics import Metrics
-from worker.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from worker.logging import get_logger
+from glipbot.logging import get_logger
 
 log = get_logger(__name__)
 

@@ -18,6 +18,12 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from glipbot.contracts.chat_order import TURN_TTL
+from glipbot.errors import InvalidEventError
+from glipbot.events import chat_id, parse_event
+from glipbot.logging import get_logger
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
 from listener.decrypt import DecryptError, Decryptor
 from listener.enqueue import (
     DUPLICATE,
@@ -28,12 +34,6 @@ from listener.enqueue import (
 )
 from listener.lease import Lease
 from listener.metrics import Metrics
-from worker.deadletters import DeadLetters
-from worker.errors import InvalidEventError
-from worker.events import chat_id, parse_event
-from worker.keys import Keys
-from worker.logging import get_logger
-from worker.ordering import TURN_TTL
 
 log = get_logger(__name__)
 

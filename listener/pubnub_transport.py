@@ -21,10 +21,10 @@ from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
 from pubnub.pnconfiguration import PNConfiguration
 from pubnub.pubnub_asyncio import PubNubAsyncio
 
+from glipbot.logging import get_logger
+from glipbot.settings import Settings
 from listener.metrics import Metrics
 from listener.transport import OnMessage, TransportStats
-from worker.logging import get_logger
-from worker.settings import Settings
 
 log = get_logger(__name__)
 

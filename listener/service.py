@@ -24,6 +24,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from glipbot.logging import bound_context, get_logger
+from glipbot.settings import Settings
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
 from listener.enqueue import CeleryMessages, make_celery_app
 from listener.health import HealthServer, evaluate
 from listener.lease import Lease
@@ -32,10 +36,6 @@ from listener.pipeline import Ingest
 from listener.pubnub_transport import PubNubTransport
 from listener.subscription import SubscriptionApi, SubscriptionInfo, SubscriptionKeeper
 from listener.transport import Transport
-from worker.deadletters import DeadLetters
-from worker.keys import Keys
-from worker.logging import bound_context, get_logger
-from worker.settings import Settings
 
 log = get_logger(__name__)
 

@@ -33,12 +33,12 @@ from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
+from glipbot.errors import NotFoundError, RateLimitedError
+from glipbot.events import EXTENSION_FILTER, GROUPS_FILTER, POSTS_FILTER
+from glipbot.logging import get_logger
+from glipbot.redaction import register_secret
+from glipbot.state.keys import Keys
 from listener.metrics import Metrics
-from worker.errors import NotFoundError, RateLimitedError
-from worker.events import EXTENSION_FILTER, GROUPS_FILTER, POSTS_FILTER
-from worker.keys import Keys
-from worker.logging import get_logger
-from worker.redaction import register_secret
 
 log = get_logger(__name__)
 
@@ -50,7 +50,7 @@ MAX_GAPS_KEPT = 1000
 
 
 class SubscriptionApi(Protocol):
-    """The subscription calls of :class:`worker.rest.RestClient` this module uses."""
+    """The subscription calls of :class:`glipbot.platform.rest.RestClient` this module uses."""
 
     def create_subscription(
         self, event_filters: list[str], expires_in: int | None = None

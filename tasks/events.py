@@ -10,14 +10,14 @@ from typing import Any
 import redis
 from celery import Task
 
+from glipbot.contracts.chat_order import ChatTurns
+from glipbot.errors import DeadLetteredError, RateLimitedError, TransientError
+from glipbot.logging import get_logger
+from glipbot.retry import root_cause
 from tasks.replies import POLICY, enqueue_reply
-from tasks.runtime import runtime
 from worker.celery import app
 from worker.dispatch import Dispatcher
-from worker.errors import DeadLetteredError, RateLimitedError, TransientError
-from worker.logging import get_logger
-from worker.ordering import ChatTurns
-from worker.retry import root_cause
+from worker.runtime import runtime
 
 _log = get_logger(__name__)
 
@@ -51,7 +51,7 @@ def handle_event(
     ``fence`` is the listener's fencing token, ``seq`` the event's place in
     its chat. A transient failure is retried with back-off; past the last
     attempt, or on a permanent failure, the event is dead-lettered and the
-    task fails with :class:`~worker.errors.DeadLetteredError`.
+    task fails with :class:`~glipbot.errors.DeadLetteredError`.
     """
     d = dispatcher()
     try:

@@ -8,12 +8,12 @@ from typing import Any
 import redis
 from celery import Task
 
-from tasks.runtime import runtime
+from glipbot.errors import DeadLetteredError, PermanentError, RateLimitedError, TransientError
+from glipbot.logging import get_logger
+from glipbot.retry import RetryPolicy
 from worker.celery import REPLIES_QUEUE, app
-from worker.errors import DeadLetteredError, PermanentError, RateLimitedError, TransientError
-from worker.logging import get_logger
 from worker.replies import NotYourTurnError, Outgoing, ReplyBusyError
-from worker.retry import RetryPolicy
+from worker.runtime import runtime
 
 SOURCE = "post_reply"
 POLICY = RetryPolicy()

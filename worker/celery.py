@@ -1,7 +1,7 @@
 """The Celery app: ``celery -A worker worker`` finds it here.
 
 Configuration is applied when Celery first needs it (``on_configure``), from
-:class:`~worker.settings.Settings`, so importing this module reads nothing
+:class:`~glipbot.settings.Settings`, so importing this module reads nothing
 from the environment. Task modules are named, not imported: ``worker`` never
 imports ``tasks``.
 """
@@ -16,8 +16,8 @@ from celery.schedules import crontab
 from celery.signals import setup_logging, task_postrun, task_prerun
 from kombu import Queue
 
-from worker.logging import configure_logging
-from worker.settings import Settings
+from glipbot.logging import configure_logging
+from glipbot.settings import Settings
 
 EVENTS_QUEUE = "events"
 REPLIES_QUEUE = "replies"

@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from worker.bot import Bot, Directory
-from worker.counters import Counters
-from worker.deadletters import DeadLetters
-from worker.errors import DeadLetteredError, InvalidEventError, PermanentError
-from worker.events import Event, chat_id, parse_event
-from worker.logging import get_logger
-from worker.ordering import ChatTurns
+from glipbot.bot import Bot, Directory
+from glipbot.contracts.chat_order import ChatTurns
+from glipbot.errors import DeadLetteredError, InvalidEventError, PermanentError
+from glipbot.events import Event, chat_id, parse_event
+from glipbot.logging import get_logger
+from glipbot.state.counters import Counters
+from glipbot.state.deadletters import DeadLetters
 from worker.replies import Outgoing
 
 SOURCE = "handle_event"
@@ -44,7 +44,7 @@ class Dispatcher:
 
         A malformed notification or a handler's permanent failure is logged,
         counted and dead-lettered, then raised as
-        :class:`~worker.errors.DeadLetteredError`. A transient failure (the
+        :class:`~glipbot.errors.DeadLetteredError`. A transient failure (the
         platform was unreachable during a lookup) is raised for the task to
         retry; when it gives up it calls :meth:`give_up`.
         """

@@ -24,11 +24,11 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
-from worker.bot import Reply
-from worker.errors import PermanentError, RateLimitedError, TransientError
-from worker.keys import Keys
-from worker.logging import get_logger
-from worker.ordering import ChatTurns, Turn
+from glipbot.bot import Reply
+from glipbot.contracts.chat_order import ChatTurns, Turn
+from glipbot.errors import PermanentError, RateLimitedError, TransientError
+from glipbot.logging import get_logger
+from glipbot.state.keys import Keys
 
 #: A reply's lock lives this long unless its holder keeps extending it: a
 #: worker that dies mid-POST frees its reply within seconds, not minutes.
@@ -47,7 +47,7 @@ _log = get_logger(__name__)
 
 
 class PostsApi(Protocol):
-    """The two calls the poster needs (``worker.rest.RestClient`` has them)."""
+    """The two calls the poster needs (``glipbot.platform.rest.RestClient`` has them)."""
 
     def create_post(
         self,

@@ -15,8 +15,8 @@ from celery import Task
 from tasks.events import handle_event
 from tasks.ops import actions
 from tasks.replies import enqueue_reply
-from tasks.runtime import runtime
 from worker.celery import EVENTS_QUEUE, app
+from worker.runtime import runtime
 
 _LIMITS: dict[str, Any] = {"soft_time_limit": 240, "time_limit": 300}
 

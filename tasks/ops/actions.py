@@ -1,4 +1,4 @@
-"""What the ops tasks do, as plain functions over a :class:`~tasks.runtime.Runtime`."""
+"""What the ops tasks do, as plain functions over a :class:`~worker.runtime.Runtime`."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Any
 
-from tasks.runtime import Runtime
+from glipbot.bot import Reply
+from glipbot.logging import get_logger
 from tasks.smartfriend import birthday_greetings, birthday_source
-from worker.bot import Reply
 from worker.celery import EVENTS_QUEUE, OPS_QUEUE, REPLIES_QUEUE
-from worker.logging import get_logger
 from worker.replies import Outgoing
+from worker.runtime import Runtime
 
 CHAT_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
 LISTENER_COMMANDS = ("renew", "recreate")

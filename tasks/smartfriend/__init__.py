@@ -1,6 +1,6 @@
 """SmartFriend, the seed's example bot: flights, cars, weather, currency and birthdays.
 
-``bot`` is the ready :class:`~worker.bot.Bot`; :func:`build_bot` makes one
+``bot`` is the ready :class:`~glipbot.bot.Bot`; :func:`build_bot` makes one
 with other providers; :func:`birthday_greetings` is what the daily beat task calls.
 """
 

@@ -27,10 +27,10 @@ from typing import Any, Protocol
 
 import structlog
 
-from worker.bot import CachingDirectory, Directory
-from worker.errors import NotFoundError
-from worker.events import Group, parse_group
-from worker.settings import Settings
+from glipbot.bot import CachingDirectory, Directory
+from glipbot.errors import NotFoundError
+from glipbot.events import Group, parse_group
+from glipbot.settings import Settings
 
 GREETING = "Happy birthday, {name}! 🎂 Wishing you a wonderful day."
 _MONTH_DAY = re.compile(r"^(?:\d{4}-)?(?P<month>\d{2})-(?P<day>\d{2})$")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from glipbot.bot import Bot
 from tasks.smartfriend import cars, currency, flights, greeting, weather
 from tasks.smartfriend import help as help_intent
 from tasks.smartfriend.providers import Providers
-from worker.bot import Bot
 
 
 def build_bot(providers: Providers | None = None) -> Bot:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from glipbot.bot import Bot, Context
 from tasks.smartfriend.providers import ExchangeRates, Providers, UnknownCurrencyError
-from worker.bot import Bot, Context
 
 _CODE = r"[a-z]{3}"
 CONVERT = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from glipbot.bot import Bot, Context, card
 from tasks.smartfriend.airports import known_cities
 from tasks.smartfriend.dates import InvalidDateError, format_date
 from tasks.smartfriend.parsing import (
@@ -14,7 +15,6 @@ from tasks.smartfriend.parsing import (
     parse_flight_request,
 )
 from tasks.smartfriend.providers import FlightTicket, Providers
-from worker.bot import Bot, Context, card
 
 EXAMPLE = '"book me a flight New York \N{EN DASH} San Francisco 05/06/17, ID #5674028947"'
 CARD_COLOR = "#0073AE"

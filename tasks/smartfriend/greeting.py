@@ -8,8 +8,8 @@ are at most :data:`MAX_NAMED` of them, and "everyone" otherwise.
 
 from __future__ import annotations
 
-from worker.bot import Bot, Context
-from worker.errors import NotFoundError
+from glipbot.bot import Bot, Context
+from glipbot.errors import NotFoundError
 
 GREETING = "Hi {names}, Nice to meet you! How can I help you?"
 HELLO = 'Hi {name}! How can I help you? Type "help" to see what I can do.'

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from worker.bot import Bot, Context
+from glipbot.bot import Bot, Context
 
 HELP_TEXT = """I'm SmartFriend. Here is what I can do:
 • Book a flight: "book me a flight New York \N{EN DASH} San Francisco 05/06/17, ID #5674028947"

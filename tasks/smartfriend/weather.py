@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 
+from glipbot.bot import Bot, Context
 from tasks.smartfriend.airports import find_airport
 from tasks.smartfriend.dates import InvalidDateError, find_dates, format_date
 from tasks.smartfriend.providers import Forecast, Providers
-from worker.bot import Bot, Context
 
 _CITY = re.compile(
     r"\b(?:in|for|at)\s+(?P<city>[a-z][a-z .'-]*?)"

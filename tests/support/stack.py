@@ -22,6 +22,7 @@ import redis
 import requests
 from celery import Celery
 
+from glipbot.settings import ENV_NAMES, Settings
 from sandbox.localredis import free_port
 from sandbox.testing import Person, SandboxProcess, as_person
 from tests.support.processes import (
@@ -33,7 +34,6 @@ from tests.support.processes import (
     wait_for,
 )
 from worker.celery import celery_config
-from worker.settings import ENV_NAMES, Settings
 
 BOT_ID = "400000001"
 JOHN_ID = "400000002"

@@ -1,4 +1,4 @@
-"""worker.events: the one validation of notifications that listener and workers share."""
+"""glipbot.events: the one validation of notifications that listener and workers share."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from worker.errors import InvalidEventError
-from worker.events import (
+from glipbot.errors import InvalidEventError
+from glipbot.events import (
     ExtensionEvent,
     GroupEvent,
     PostEvent,

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from glipbot.bot import Context
 from tasks.smartfriend import build_bot
-from worker.bot import Context
 
 DEFUSED = "Boom defused."
 

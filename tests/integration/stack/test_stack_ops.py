@@ -22,12 +22,12 @@ from typing import Any
 import pytest
 import requests
 
+from glipbot.bot import Reply
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
 from tests.integration.stack.stack_bot import DEFUSED
 from tests.support.processes import ROOT, wait_for
 from tests.support.stack import BOT_ID, FLOWER_AUTH, JANE_ID, JOHN_ID, Stack
-from worker.bot import Reply
-from worker.deadletters import DeadLetters
-from worker.keys import Keys
 from worker.replies import Outgoing
 
 BOB_ID = "400000004"

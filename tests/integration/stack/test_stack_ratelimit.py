@@ -6,8 +6,8 @@ from datetime import datetime
 
 import pytest
 
+from glipbot.bot import Reply
 from tests.support.stack import BOT_ID, Stack
-from worker.bot import Reply
 from worker.replies import Outgoing
 
 LIMIT = 20  # requests per window in the Light group (POST /glip/posts)

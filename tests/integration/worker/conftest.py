@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from platform_it import SMARTFRIEND, PlatformFactory
 
+from glipbot.platform import Platform, connect
+from glipbot.platform.http import RequestHook
+from glipbot.settings import Settings
 from sandbox.testing import SandboxProcess
-from worker.http import RequestHook
-from worker.platform import Platform, connect
-from worker.settings import Settings
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from worker.platform import Platform
+from glipbot.platform import Platform
 
 #: The ``make_platform`` fixture: ``make(rest_url, hooks=(), **settings_overrides)``.
 PlatformFactory = Callable[..., Platform]

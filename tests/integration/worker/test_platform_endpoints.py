@@ -19,9 +19,9 @@ from platform_it import (
     PlatformFactory,
 )
 
+from glipbot.errors import AuthError, NotFoundError, PlatformError, UnauthorizedError
+from glipbot.platform.http import RateLimitInfo
 from sandbox.testing import BOT_TOKEN, DEFAULT_CLIENT_SECRET, SandboxProcess
-from worker.errors import AuthError, NotFoundError, PlatformError, UnauthorizedError
-from worker.http import RateLimitInfo
 
 pytestmark = pytest.mark.integration
 

@@ -1,13 +1,13 @@
-"""Failures from a real sandbox map onto worker.errors; an expired token recovers transparently."""
+"""Failures from a real sandbox map onto glipbot.errors; an expired token recovers transparently."""
 
 from __future__ import annotations
 
 import pytest
 from platform_it import GENERAL_TEAM_ID, JOHN_ID, SMARTFRIEND_ID, PlatformFactory
 
+from glipbot.errors import NetworkError, NotFoundError, RateLimitedError, ServerError
 from sandbox.localredis import free_port
 from sandbox.testing import SandboxProcess
-from worker.errors import NetworkError, NotFoundError, RateLimitedError, ServerError
 
 pytestmark = pytest.mark.integration
 

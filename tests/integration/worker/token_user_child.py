@@ -13,10 +13,10 @@ import time
 from collections import Counter
 from typing import Any
 
-from worker.errors import PlatformError
-from worker.logging import configure_logging
-from worker.platform import connect
-from worker.settings import Settings
+from glipbot.errors import PlatformError
+from glipbot.logging import configure_logging
+from glipbot.platform import connect
+from glipbot.settings import Settings
 
 
 def main(config: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from worker.bot import card
+from glipbot.bot import card
 
 #: PLATFORM.md §3: the keys of a Card attachment.
 CARD_KEYS = {

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.bot import Bot, CachingDirectory, Context, Reply, card
-from worker.bot.testing import GROUP_ID, JOHN_ID, FakeDirectory, make_post_event, simulate_post
+from glipbot.bot import Bot, CachingDirectory, Context, Reply, card
+from glipbot.testing import GROUP_ID, JOHN_ID, FakeDirectory, make_post_event, simulate_post
 
 
 def run(

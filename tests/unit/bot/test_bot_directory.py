@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker.bot import CachingDirectory, Person
-from worker.bot.testing import JOHN_ID, FakeDirectory
-from worker.errors import NotFoundError
+from glipbot.bot import CachingDirectory, Person
+from glipbot.errors import NotFoundError
+from glipbot.testing import JOHN_ID, FakeDirectory
 
 
 class Clock:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from worker.bot import Bot, Context, HandlerError, PermanentHandlerError, TransientHandlerError
-from worker.bot.testing import (
+from glipbot.bot import Bot, Context, HandlerError, PermanentHandlerError, TransientHandlerError
+from glipbot.errors import NetworkError
+from glipbot.testing import (
     BOT_ID,
     GROUP_ID,
     JOHN_ID,
@@ -16,7 +17,6 @@ from worker.bot.testing import (
     simulate_join,
     simulate_post,
 )
-from worker.errors import NetworkError
 
 JANE_ID = "1002"
 TEAM = (JOHN_ID, JANE_ID, BOT_ID)

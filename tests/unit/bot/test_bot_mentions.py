@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from worker.bot import strip_mentions
-from worker.bot.mentions import mentioned_person_ids
+from glipbot.bot import strip_mentions
+from glipbot.bot.mentions import mentioned_person_ids
 
 
 @pytest.mark.parametrize(

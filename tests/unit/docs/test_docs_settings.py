@@ -1,7 +1,7 @@
 """The operator's guide (and the README's configuration table) agree with the code.
 
 * the guide's settings table, and the README's "Configuration" table when the
-  README has one, list exactly the variables of ``worker.settings.ENV_NAMES``;
+  README has one, list exactly the variables of ``glipbot.settings.ENV_NAMES``;
 * the guide's table of deployment-only variables lists none of them;
 * every ``python -m tasks.ops ...`` command line in the guide parses with the
   CLI's own parser;
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from glipbot.settings import ENV_NAMES
 from tasks.ops.__main__ import build_parser
-from worker.settings import ENV_NAMES
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "operators-guide.md"

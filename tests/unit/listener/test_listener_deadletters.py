@@ -1,10 +1,10 @@
-"""worker.deadletters: records, the cap that counts what it trims, replay order."""
+"""glipbot.state.deadletters: records, the cap that counts what it trims, replay order."""
 
 from __future__ import annotations
 
 import redis
 
-from worker.deadletters import DeadLetters
+from glipbot.state.deadletters import DeadLetters
 
 
 def test_push_list_and_pop_oldest(redis_client: redis.Redis) -> None:

@@ -11,13 +11,13 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
 from listener.enqueue import CeleryMessages, make_celery_app
 from listener.lease import Lease
 from listener.metrics import Metrics
 from listener.pipeline import Incoming, Ingest
 from sandbox.crypto import encrypt, encrypt_notification, new_key
-from worker.deadletters import DeadLetters
-from worker.keys import Keys
 
 KEYS = Keys("t:")
 KEY = new_key()

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
+from glipbot.errors import NotFoundError, RateLimitedError, ServerError
+from glipbot.state.keys import Keys
 from listener.metrics import Metrics
 from listener.subscription import EVENT_FILTERS, SubscriptionInfo, SubscriptionKeeper
-from worker.errors import NotFoundError, RateLimitedError, ServerError
-from worker.keys import Keys
 
 KEYS = Keys("t:")
 LIFETIME = 6

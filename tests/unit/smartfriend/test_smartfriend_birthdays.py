@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from glipbot.settings import Settings
+from glipbot.testing import BOT_ID, JOHN_ID, FakeDirectory
 from tasks.smartfriend import FileBirthdaySource, birthday_greetings, birthday_source
 from tasks.smartfriend.birthdays import BirthdayFileError, NoBirthdays
-from worker.bot.testing import BOT_ID, JOHN_ID, FakeDirectory
-from worker.settings import Settings
 
 JANE_ID, BOB_ID = "1002", "1003"
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import date, time
 
+from glipbot.testing import simulate_post
 from tasks.smartfriend import Providers, build_bot
 from tasks.smartfriend.airports import find_airport
 from tasks.smartfriend.parsing import FlightRequest
 from tasks.smartfriend.providers import FlightTicket, OfflineFlightBooking
-from worker.bot.testing import simulate_post
 
 SEED_REQUEST = (
     "Hi SmartFriend! Please book me a flight New York \N{EN DASH} San Francisco "

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from glipbot.testing import BOT_ID, JOHN_ID, FakeDirectory, simulate_join, simulate_post
 from tasks.smartfriend import bot
-from worker.bot.testing import BOT_ID, JOHN_ID, FakeDirectory, simulate_join, simulate_post
 
 
 def test_joining_johns_private_chat_greets_john_exactly_as_the_seed() -> None:

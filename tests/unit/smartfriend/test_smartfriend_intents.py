@@ -6,10 +6,10 @@ from datetime import date
 
 import pytest
 
+from glipbot.bot import Bot
+from glipbot.testing import BOT_ID, JOHN_ID, mention, simulate_post
 from tasks.smartfriend import Providers, build_bot
 from tasks.smartfriend.help import FALLBACK_TEXT, HELP_TEXT
-from worker.bot import Bot
-from worker.bot.testing import BOT_ID, JOHN_ID, mention, simulate_post
 
 TODAY = date(2017, 5, 1)
 

@@ -13,7 +13,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from worker.errors import AuthError
+from glipbot.errors import AuthError
 
 BASE_URL = "http://platform.test"
 

@@ -7,15 +7,15 @@ from typing import Any
 import pytest
 import redis
 
-from worker.bot import Bot, Context
-from worker.bot.testing import BOT_ID, GROUP_ID, FakeDirectory, make_post_event
-from worker.counters import Counters
-from worker.deadletters import DeadLetters
+from glipbot.bot import Bot, Context
+from glipbot.contracts.chat_order import ChatTurns, Turn
+from glipbot.errors import DeadLetteredError, NetworkError, TransientError
+from glipbot.events import Event
+from glipbot.state.counters import Counters
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
+from glipbot.testing import BOT_ID, GROUP_ID, FakeDirectory, make_post_event
 from worker.dispatch import Dispatcher
-from worker.errors import DeadLetteredError, NetworkError, TransientError
-from worker.events import Event
-from worker.keys import Keys
-from worker.ordering import ChatTurns, Turn
 from worker.replies import Outgoing
 
 KEYS = Keys("test:")

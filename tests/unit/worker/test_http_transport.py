@@ -9,7 +9,7 @@ import pytest
 import requests
 from platform_fakes import BASE_URL, ScriptedAdapter, session_with
 
-from worker.errors import (
+from glipbot.errors import (
     BadRequestError,
     NetworkError,
     NotFoundError,
@@ -18,7 +18,7 @@ from worker.errors import (
     ServerError,
     UnauthorizedError,
 )
-from worker.http import (
+from glipbot.platform.http import (
     DEFAULT_RETRY_AFTER,
     HttpTransport,
     RateLimitInfo,

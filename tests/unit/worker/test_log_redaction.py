@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from worker.redaction import (
+from glipbot.redaction import (
     MAX_ROTATING_SECRETS,
     REDACTED,
     clear_secrets,

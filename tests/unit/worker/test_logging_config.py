@@ -10,9 +10,9 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from worker.logging import bound_context, clear_context, configure_logging, get_logger
-from worker.redaction import clear_secrets, register_secret
-from worker.settings import Settings
+from glipbot.logging import bound_context, clear_context, configure_logging, get_logger
+from glipbot.redaction import clear_secrets, register_secret
+from glipbot.settings import Settings
 
 SECRETS = {
     "client_secret": "client-secret-0123456789",

@@ -8,10 +8,10 @@ from urllib.parse import parse_qsl
 import pytest
 from platform_fakes import BASE_URL, ScriptedAdapter, session_with
 
-from worker.auth import JWT_GRANT_TYPE, Auth
-from worker.errors import AuthError, ConfigError, RateLimitedError
-from worker.http import HttpTransport
-from worker.settings import Settings
+from glipbot.errors import AuthError, ConfigError, RateLimitedError
+from glipbot.platform.auth import JWT_GRANT_TYPE, Auth
+from glipbot.platform.http import HttpTransport
+from glipbot.settings import Settings
 
 GRANT = {"access_token": "at", "refresh_token": "rt", "expires_in": 3600, "owner_id": "1"}
 SETTINGS = Settings(

@@ -1,11 +1,11 @@
-"""worker.ordering: replies of one chat leave in the order of their messages."""
+"""glipbot.contracts.chat_order: replies of one chat leave in the order of their messages."""
 
 from __future__ import annotations
 
 import redis
 
-from worker.keys import Keys
-from worker.ordering import ChatTurns, Turn
+from glipbot.contracts.chat_order import ChatTurns, Turn
+from glipbot.state.keys import Keys
 
 KEYS = Keys("test:")
 

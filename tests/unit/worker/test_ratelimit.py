@@ -1,4 +1,4 @@
-"""worker.ratelimit: one sliding window per group, shared by every process."""
+"""glipbot.platform.ratelimit: one sliding window per group, shared by every process."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from dataclasses import dataclass
 import pytest
 import redis
 
-from worker.counters import Counters
-from worker.errors import RateLimitedError
-from worker.keys import Keys
-from worker.ratelimit import RateLimiter
+from glipbot.errors import RateLimitedError
+from glipbot.platform.ratelimit import RateLimiter
+from glipbot.state.counters import Counters
+from glipbot.state.keys import Keys
 
 KEYS = Keys("test:")
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from worker.keys import Keys
-from worker.redis import redis_from_settings
-from worker.settings import Settings
+from glipbot.settings import Settings
+from glipbot.state.keys import Keys
+from glipbot.state.redis import redis_from_settings
 
 
 def test_every_key_starts_with_the_prefix() -> None:

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 import redis
 
-from worker.bot import Reply
-from worker.errors import BadRequestError, NetworkError, RateLimitedError
-from worker.keys import Keys
+from glipbot.bot import Reply
+from glipbot.errors import BadRequestError, NetworkError, RateLimitedError
+from glipbot.state.keys import Keys
 from worker.replies import ORDER_TIMEOUT, NotYourTurnError, Outgoing, ReplyBusyError, ReplyPoster
 
 KEYS = Keys("test:")

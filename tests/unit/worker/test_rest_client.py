@@ -7,9 +7,9 @@ from urllib.parse import parse_qsl
 import pytest
 from platform_fakes import BASE_URL, ScriptedAdapter, session_with
 
-from worker.errors import UnauthorizedError
-from worker.rest import API, ENDPOINT_GROUPS, RestClient
-from worker.settings import Settings
+from glipbot.errors import UnauthorizedError
+from glipbot.platform.rest import API, ENDPOINT_GROUPS, RestClient
+from glipbot.settings import Settings
 
 EXPIRED = {"errorCode": "OAU-128", "message": "Access token expired"}
 

@@ -1,18 +1,18 @@
-"""worker.retry: which failures come back, and when."""
+"""glipbot.retry: which failures come back, and when."""
 
 from __future__ import annotations
 
 import pytest
 
-from worker.bot.errors import TransientHandlerError
-from worker.errors import (
+from glipbot.bot.errors import TransientHandlerError
+from glipbot.errors import (
     BadRequestError,
     NetworkError,
     NotFoundError,
     RateLimitedError,
     ServerError,
 )
-from worker.retry import RetryPolicy, root_cause
+from glipbot.retry import RetryPolicy, root_cause
 
 POLICY = RetryPolicy(max_attempts=4, base=1.0, cap=5.0, jitter=lambda: 1.0)
 

@@ -10,10 +10,10 @@ import pytest
 import redis
 from platform_fakes import FakeAuth, FakeClock
 
-from worker.errors import AuthError, TransientError
-from worker.keys import Keys
-from worker.settings import Settings
-from worker.tokens import Token, TokenStore
+from glipbot.errors import AuthError, TransientError
+from glipbot.platform.tokens import Token, TokenStore
+from glipbot.settings import Settings
+from glipbot.state.keys import Keys
 
 SETTINGS = Settings(key_prefix="test:")
 KEYS = Keys.from_settings(SETTINGS)

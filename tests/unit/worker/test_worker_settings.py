@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from worker.errors import ConfigError
-from worker.settings import DEFAULT_SERVER_URL, ENV_NAMES, Settings
+from glipbot.errors import ConfigError
+from glipbot.settings import DEFAULT_SERVER_URL, ENV_NAMES, Settings
 
 
 def test_defaults_point_at_the_sandbox() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from worker.settings import Settings
+from glipbot.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from worker.errors import InvalidEventError
+from glipbot.errors import InvalidEventError
 
 POSTS_FILTER = "/restapi/v1.0/glip/posts"
 GROUPS_FILTER = "/restapi/v1.0/glip/groups"

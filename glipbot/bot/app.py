@@ -6,12 +6,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from worker.bot.context import Context, Reply
-from worker.bot.directory import CachingDirectory, Directory
-from worker.bot.errors import PermanentHandlerError, TransientHandlerError
-from worker.bot.mentions import mentions_person, strip_mentions
-from worker.errors import TransientError
-from worker.events import Event, ExtensionEvent, GroupEvent, PostEvent
+from glipbot.bot.context import Context, Reply
+from glipbot.bot.directory import CachingDirectory, Directory
+from glipbot.bot.errors import PermanentHandlerError, TransientHandlerError
+from glipbot.bot.mentions import mentions_person, strip_mentions
+from glipbot.errors import TransientError
+from glipbot.events import Event, ExtensionEvent, GroupEvent, PostEvent
 
 #: A handler answers through ``ctx.say``; returning a string is a shortcut for saying it.
 Handler = Callable[[Context], str | None]
@@ -132,7 +132,7 @@ class Bot:
 
         ``bot_id`` defaults to the envelope's ``ownerId`` (the subscriber is the
         bot). Nothing is posted here. A handler that raises surfaces as a
-        :class:`~worker.bot.errors.HandlerError` chained to the original.
+        :class:`~glipbot.bot.errors.HandlerError` chained to the original.
         """
         bot_id = bot_id or event.envelope.owner_id
         cache = (

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from worker.events import Group, parse_group
+from glipbot.events import Group, parse_group
 
 DEFAULT_CACHE_TTL = 300.0
 DEFAULT_CACHE_SIZE = 1024
@@ -63,7 +63,7 @@ class CachingDirectory:
 
     Thread-safe, since a worker may run handlers in threads. Failures are not
     cached: the next look-up asks again. One instance per process is the
-    intended use; :meth:`~worker.bot.Bot.handle` wraps a bare directory in a
+    intended use; :meth:`~glipbot.bot.Bot.handle` wraps a bare directory in a
     fresh one per event, so repeated look-ups within one event are cached anyway.
     """
 
@@ -95,7 +95,7 @@ class CachingDirectory:
         return Person.from_dict(self.get_person(person_id))
 
     def group(self, group_id: str) -> Group:
-        """The typed :class:`~worker.events.Group` of ``group_id``."""
+        """The typed :class:`~glipbot.events.Group` of ``group_id``."""
         return parse_group(dict(self.get_group(group_id)))
 
     def clear(self) -> None:

@@ -10,7 +10,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from worker.errors import PermanentError, PlatformError, RateLimitedError, TransientError
+from glipbot.errors import PermanentError, PlatformError, RateLimitedError, TransientError
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from enum import Enum
 
 import redis
 
-from worker.keys import Keys
+from glipbot.state.keys import Keys
 
 #: Turn state lives as long as the chat is active; an idle chat starts over at
 #: sequence 1, as does the listener's per-chat counter, which has the same TTL.

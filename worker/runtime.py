@@ -11,15 +11,15 @@ import importlib
 import threading
 from dataclasses import dataclass
 
-from worker.bot import Bot, CachingDirectory
+from glipbot.bot import Bot, CachingDirectory
+from glipbot.errors import ConfigError
+from glipbot.platform import Platform, connect
+from glipbot.platform.ratelimit import RateLimiter
+from glipbot.settings import Settings
+from glipbot.state.counters import Counters
+from glipbot.state.deadletters import DeadLetters
 from worker.celery import app, settings_of
-from worker.counters import Counters
-from worker.deadletters import DeadLetters
-from worker.errors import ConfigError
-from worker.platform import Platform, connect
-from worker.ratelimit import RateLimiter
 from worker.replies import ReplyPoster
-from worker.settings import Settings
 
 
 @dataclass
@@ -78,5 +78,5 @@ def load_bot(spec: str) -> Bot:
     except (ImportError, AttributeError) as exc:
         raise ConfigError(f"BOT_APP={spec!r} names no bot: {exc}") from exc
     if not isinstance(bot, Bot):
-        raise ConfigError(f"BOT_APP={spec!r} is a {type(bot).__name__}, not a worker.bot.Bot")
+        raise ConfigError(f"BOT_APP={spec!r} is a {type(bot).__name__}, not a glipbot.bot.Bot")
     return bot

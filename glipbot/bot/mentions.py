@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from worker.events import Post
+from glipbot.events import Post
 
 _MARKUP = re.compile(r"!\[:(?P<kind>Person|Team)\]\((?P<id>[^)\s]+)\)")
 _SPACES = re.compile(r"\s+")

@@ -21,9 +21,9 @@ from typing import Protocol
 
 import redis
 
-from worker.counters import Counters
-from worker.errors import PlatformError, RateLimitedError
-from worker.keys import Keys
+from glipbot.errors import PlatformError, RateLimitedError
+from glipbot.state.counters import Counters
+from glipbot.state.keys import Keys
 
 #: RingCentral's published limits: requests per window (seconds), per group.
 DEFAULT_LIMITS: Mapping[str, tuple[int, float]] = {
@@ -95,7 +95,7 @@ return redis.call('PTTL', KEYS[1])
 
 
 class RateLimitHeaders(Protocol):
-    """What the platform said about a group (``worker.http.RateLimitInfo``)."""
+    """What the platform said about a group (``glipbot.platform.http.RateLimitInfo``)."""
 
     @property
     def group(self) -> str: ...
@@ -154,7 +154,7 @@ class RateLimiter:
         """Block until a slot in ``group`` is granted.
 
         When the next free slot is further away than ``max_wait`` seconds,
-        raise :class:`~worker.errors.RateLimitedError` with ``retry_after``
+        raise :class:`~glipbot.errors.RateLimitedError` with ``retry_after``
         instead, so a Celery task can be retried later rather than hold its
         worker.
         """

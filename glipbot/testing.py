@@ -2,7 +2,7 @@
 
 ::
 
-    from worker.bot.testing import simulate_post
+    from glipbot.testing import simulate_post
 
     def test_help_lists_flights() -> None:
         assert "flight" in simulate_post(bot, "help")[0].text
@@ -17,10 +17,10 @@ import uuid as uuid_module
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from worker.bot.app import Bot
-from worker.bot.context import Reply
-from worker.errors import NotFoundError
-from worker.events import GROUPS_FILTER, POSTS_FILTER, GroupEvent, PostEvent, parse_event
+from glipbot.bot.app import Bot
+from glipbot.bot.context import Reply
+from glipbot.errors import NotFoundError
+from glipbot.events import GROUPS_FILTER, POSTS_FILTER, GroupEvent, PostEvent, parse_event
 
 BOT_ID = "9001"
 JOHN_ID = "1001"
@@ -29,9 +29,9 @@ _TIMESTAMP = "2017-05-01T12:00:00.000Z"
 
 
 class FakeDirectory:
-    """An in-memory :class:`~worker.bot.directory.Directory` that records every call.
+    """An in-memory :class:`~glipbot.bot.directory.Directory` that records every call.
 
-    Unknown ids raise :class:`~worker.errors.NotFoundError`, as the platform's 404 would.
+    Unknown ids raise :class:`~glipbot.errors.NotFoundError`, as the platform's 404 would.
     """
 
     def __init__(

@@ -3,7 +3,7 @@
 One handler on the root logger renders both structlog events and the
 standard library's records (celery, requests, urllib3, pubnub), through the
 same processors, so every line carries the same context and passes the same
-secret redaction (:mod:`worker.redaction`). Context bound with
+secret redaction (:mod:`glipbot.redaction`). Context bound with
 :func:`bind_context` or :func:`bound_context` (``event_uuid``,
 ``subscription_id``, ``group_id``, ``task_id``) lives in contextvars and is
 added to every line of the current thread or task.
@@ -24,8 +24,8 @@ import structlog
 from structlog.contextvars import bind_contextvars, bound_contextvars, clear_contextvars
 from structlog.typing import EventDict, Processor
 
-from worker.redaction import redact_processor, register_secret
-from worker.settings import Settings
+from glipbot.redaction import redact_processor, register_secret
+from glipbot.settings import Settings
 
 #: The context keys the platform binds; listed so all roles use the same names.
 CONTEXT_KEYS = ("event_uuid", "subscription_id", "group_id", "task_id")

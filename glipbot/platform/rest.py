@@ -2,10 +2,10 @@
 
 Every method returns the platform's JSON as plain dicts (lists of dicts for
 batch reads). Each call takes the shared token from the
-:class:`~worker.tokens.TokenStore`; on a 401 it asks the store for a fresh
+:class:`~glipbot.platform.tokens.TokenStore`; on a 401 it asks the store for a fresh
 token once and retries once; a second 401 escapes as
-:class:`~worker.errors.UnauthorizedError` (an :class:`~worker.errors.AuthError`).
-Other failures are the errors of :mod:`worker.http`.
+:class:`~glipbot.errors.UnauthorizedError` (an :class:`~glipbot.errors.AuthError`).
+Other failures are the errors of :mod:`glipbot.platform.http`.
 """
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from urllib.parse import quote
 
 import requests
 
-from worker.endpoints import API, ENDPOINT_GROUPS, MAX_BATCH_IDS
-from worker.errors import UnauthorizedError
-from worker.http import HttpTransport, RateLimitInfo, RequestHook
-from worker.logging import get_logger
-from worker.settings import Settings
+from glipbot.errors import UnauthorizedError
+from glipbot.logging import get_logger
+from glipbot.platform.endpoints import API, ENDPOINT_GROUPS, MAX_BATCH_IDS
+from glipbot.platform.http import HttpTransport, RateLimitInfo, RequestHook
+from glipbot.settings import Settings
 
 __all__ = ["API", "ENDPOINT_GROUPS", "RestClient", "TokenSource"]
 
@@ -28,7 +28,7 @@ _log = get_logger(__name__)
 
 
 class TokenSource(Protocol):
-    """Where the client gets its bearer token: a :class:`~worker.tokens.TokenStore`."""
+    """Where the client gets its bearer token: a :class:`~glipbot.platform.tokens.TokenStore`."""
 
     def access_token(self) -> str:
         """The token to send now."""
@@ -62,7 +62,7 @@ class RestClient:
     ) -> None:
         """``session`` points the client anywhere (tests); ``hooks`` see every call.
 
-        Pass ``transport`` to share one with :class:`~worker.auth.Auth`.
+        Pass ``transport`` to share one with :class:`~glipbot.platform.auth.Auth`.
         """
         self._tokens = tokens
         self.transport = transport or HttpTransport(
@@ -129,7 +129,7 @@ class RestClient:
         return result
 
     def get_subscription(self, subscription_id: str) -> dict[str, Any]:
-        """One subscription; :class:`~worker.errors.NotFoundError` once it expired."""
+        """One subscription; :class:`~glipbot.errors.NotFoundError` once it expired."""
         return self._subscription_call("GET", subscription_id)
 
     def list_subscriptions(self) -> list[dict[str, Any]]:

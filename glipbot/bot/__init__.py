@@ -2,7 +2,7 @@
 
 ::
 
-    from worker.bot import Bot, Context
+    from glipbot.bot import Bot, Context
 
     bot = Bot("SmartFriend")
 
@@ -12,15 +12,15 @@
 
 ``Bot.handle(event, directory)`` returns the :class:`Reply` objects to post;
 nothing here knows about Celery, Redis or HTTP. Test helpers live in
-:mod:`worker.bot.testing`.
+:mod:`glipbot.testing`.
 """
 
-from worker.bot.app import HOOK_KINDS, Bot, Handler
-from worker.bot.cards import card
-from worker.bot.context import Context, Reply
-from worker.bot.directory import CachingDirectory, Directory, Person
-from worker.bot.errors import HandlerError, PermanentHandlerError, TransientHandlerError
-from worker.bot.mentions import mentions_person, strip_mentions
+from glipbot.bot.app import HOOK_KINDS, Bot, Handler
+from glipbot.bot.cards import card
+from glipbot.bot.context import Context, Reply
+from glipbot.bot.directory import CachingDirectory, Directory, Person
+from glipbot.bot.errors import HandlerError, PermanentHandlerError, TransientHandlerError
+from glipbot.bot.mentions import mentions_person, strip_mentions
 
 __all__ = [
     "HOOK_KINDS",

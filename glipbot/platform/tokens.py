@@ -8,7 +8,7 @@ refused), stores it and releases the lock. No process logs in outside the
 lock: RingCentral revokes the oldest of more than about five sessions.
 
 In static bot-token mode the configured token is always used: nobody logs
-in, and a 401 is an :class:`~worker.errors.AuthError`.
+in, and a 401 is an :class:`~glipbot.errors.AuthError`.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from typing import Any
 
 import redis
 
-from worker.auth import Auth
-from worker.errors import AuthError, TransientError
-from worker.keys import Keys
-from worker.logging import get_logger
-from worker.redaction import register_secret
-from worker.settings import Settings
+from glipbot.errors import AuthError, TransientError
+from glipbot.logging import get_logger
+from glipbot.platform.auth import Auth
+from glipbot.redaction import register_secret
+from glipbot.settings import Settings
+from glipbot.state.keys import Keys
 
 _log = get_logger(__name__)
 

@@ -8,15 +8,15 @@ from dataclasses import dataclass
 import redis
 import requests
 
-from worker.auth import Auth
-from worker.counters import Counters
-from worker.http import HttpTransport, RequestHook
-from worker.keys import Keys
-from worker.ratelimit import RateLimiter
-from worker.redis import redis_from_settings
-from worker.rest import RestClient
-from worker.settings import Settings
-from worker.tokens import TokenStore
+from glipbot.platform.auth import Auth
+from glipbot.platform.http import HttpTransport, RequestHook
+from glipbot.platform.ratelimit import RateLimiter
+from glipbot.platform.rest import RestClient
+from glipbot.platform.tokens import TokenStore
+from glipbot.settings import Settings
+from glipbot.state.counters import Counters
+from glipbot.state.keys import Keys
+from glipbot.state.redis import redis_from_settings
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """The OAuth calls: log in (password or JWT grant), refresh, revoke.
 
-Only the token owner (:class:`worker.tokens.TokenStore`) calls these, under
+Only the token owner (:class:`glipbot.platform.tokens.TokenStore`) calls these, under
 its Redis lock: RingCentral keeps about five sessions per user and app, so a
 process that logs in on its own revokes someone else's.
 """
@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from worker.errors import AuthError, BadRequestError, ConfigError, UnauthorizedError
-from worker.http import HttpTransport
-from worker.settings import Settings
+from glipbot.errors import AuthError, BadRequestError, ConfigError, UnauthorizedError
+from glipbot.platform.http import HttpTransport
+from glipbot.settings import Settings
 
 TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 - a URL path, not a password
 REVOKE_PATH = "/restapi/oauth/revoke"
@@ -28,8 +28,8 @@ class Auth:
     Every method returns the platform's token response as a dict
     (``access_token``, ``expires_in``, ``refresh_token``,
     ``refresh_token_expires_in``, ``owner_id``, ...). A refused grant raises
-    :class:`~worker.errors.AuthError`; 429, 5xx and network failures raise
-    the transient errors of :mod:`worker.errors` unchanged.
+    :class:`~glipbot.errors.AuthError`; 429, 5xx and network failures raise
+    the transient errors of :mod:`glipbot.errors` unchanged.
     """
 
     def __init__(self, settings: Settings, transport: HttpTransport) -> None:

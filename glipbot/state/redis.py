@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import redis
 
-from worker.settings import Settings
+from glipbot.settings import Settings
 
 #: Seconds between PINGs on an idle pooled connection, so a connection that a
 #: proxy or the server dropped is noticed before a command fails on it.

@@ -1,21 +1,21 @@
-"""Errors of the bot framework, drawn into :mod:`worker.errors`' hierarchy.
+"""Errors of the bot framework, drawn into :mod:`glipbot.errors`' hierarchy.
 
 ::
 
-    PlatformError                       (worker.errors)
+    PlatformError                       (glipbot.errors)
     └── HandlerError                    a handler raised; names the handler and the event
         ├── PermanentHandlerError       also a PermanentError: a bug or input the handler
         │                               cannot take; dead-letter it, never retry
         └── TransientHandlerError       also a TransientError: the handler's own call to the
                                         platform failed transiently; retry the whole event
 
-Retrying a whole event is safe because :meth:`worker.bot.Bot.handle` only
+Retrying a whole event is safe because :meth:`glipbot.bot.Bot.handle` only
 records replies: a second run produces the same replies under the same keys.
 """
 
 from __future__ import annotations
 
-from worker.errors import PermanentError, PlatformError, TransientError
+from glipbot.errors import PermanentError, PlatformError, TransientError
 
 
 class HandlerError(PlatformError):

@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from worker.http import RateLimitInfo
+    from glipbot.platform.http import RateLimitInfo
 
 
 class PlatformError(Exception):

@@ -3,15 +3,15 @@
 One :class:`HttpTransport` per process wraps a ``requests.Session`` with a
 base URL and a timeout on every call, turns JSON in and out, parses the
 ``X-Rate-Limit-*`` headers of every response, splits ``207`` multipart
-answers, and maps every failure onto :mod:`worker.errors`:
+answers, and maps every failure onto :mod:`glipbot.errors`:
 
 ========================  ==============================================
-401                       :class:`~worker.errors.UnauthorizedError`
-429                       :class:`~worker.errors.RateLimitedError` (``Retry-After``, else 30 s)
-5xx                       :class:`~worker.errors.ServerError` (``Retry-After`` if sent)
-404                       :class:`~worker.errors.NotFoundError`
-other 4xx                 :class:`~worker.errors.BadRequestError`
-timeout, connection       :class:`~worker.errors.NetworkError`
+401                       :class:`~glipbot.errors.UnauthorizedError`
+429                       :class:`~glipbot.errors.RateLimitedError` (``Retry-After``, else 30 s)
+5xx                       :class:`~glipbot.errors.ServerError` (``Retry-After`` if sent)
+404                       :class:`~glipbot.errors.NotFoundError`
+other 4xx                 :class:`~glipbot.errors.BadRequestError`
+timeout, connection       :class:`~glipbot.errors.NetworkError`
 ========================  ==============================================
 """
 
@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 import requests
 
-from worker.errors import (
+from glipbot.errors import (
     BadRequestError,
     NetworkError,
     NotFoundError,
@@ -38,7 +38,7 @@ from worker.errors import (
     ServerError,
     UnauthorizedError,
 )
-from worker.logging import get_logger
+from glipbot.logging import get_logger
 
 #: Seconds to wait after a 429 that carries no ``Retry-After`` (the platform's advice).
 DEFAULT_RETRY_AFTER = 30.0
@@ -71,7 +71,7 @@ class RequestHook(Protocol):
     """Called around every request, e.g. by a cluster-wide rate limiter.
 
     ``before_request`` may block until the group has room, or raise
-    :class:`~worker.errors.RateLimitedError` to give up; ``after_response``
+    :class:`~glipbot.errors.RateLimitedError` to give up; ``after_response``
     learns from the headers (``rate_limit``) and from a 429 (``error``).
     """
 
@@ -155,7 +155,7 @@ def _error_code_and_message(body: Any) -> tuple[str | None, str | None]:
 def error_from_response(
     response: requests.Response, rate_limit: RateLimitInfo | None, what: str
 ) -> PlatformError:
-    """The error of :mod:`worker.errors` that a failed ``response`` means."""
+    """The error of :mod:`glipbot.errors` that a failed ``response`` means."""
     status = response.status_code
     body = _body(response)
     code, message = _error_code_and_message(body)
@@ -217,7 +217,7 @@ class HttpTransport:
         """Send one request; return its JSON, ``None`` when empty, a list for a 207.
 
         ``group`` is the endpoint's rate-limit group, handed to the hooks.
-        Raises the mapped :class:`~worker.errors.PlatformError` on failure.
+        Raises the mapped :class:`~glipbot.errors.PlatformError` on failure.
         """
         what = f"{method} {path}"
         for hook in self.hooks:

@@ -11,7 +11,7 @@ Two nets, because a secret can travel under any name:
   ``password=``-style pairs masked.
 
 Secrets known at start (client secret, password, JWT, bot token, Redis
-password) are registered by :func:`worker.logging.configure_logging`; secrets
+password) are registered by :func:`glipbot.logging.configure_logging`; secrets
 learned later (access and refresh tokens, PubNub encryption keys) are
 registered by whoever learns them, with :func:`register_secret`.
 """

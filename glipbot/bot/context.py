@@ -9,8 +9,8 @@ from typing import Any
 
 import structlog
 
-from worker.bot.directory import CachingDirectory, Person
-from worker.events import Event, Group, GroupEvent, Post, PostEvent, chat_id
+from glipbot.bot.directory import CachingDirectory, Person
+from glipbot.events import Event, Group, GroupEvent, Post, PostEvent, chat_id
 
 #: The platform refuses longer texts and more attachments (``POST /glip/posts``).
 MAX_TEXT_LENGTH = 10_000
@@ -69,8 +69,8 @@ class Context:
 
     Attributes set by the dispatcher: ``event``, ``bot_id``, ``text`` (the post
     text without mention markup, whitespace collapsed), ``match`` (for
-    :meth:`Bot.match <worker.bot.Bot.match>` handlers) and ``args`` (the words
-    after a :meth:`Bot.command <worker.bot.Bot.command>`).
+    :meth:`Bot.match <glipbot.bot.Bot.match>` handlers) and ``args`` (the words
+    after a :meth:`Bot.command <glipbot.bot.Bot.command>`).
     """
 
     def __init__(
@@ -90,7 +90,7 @@ class Context:
         self.directory = directory
         self._replies: list[Reply] = [] if replies is None else replies
         self._chat: Group | None = event.group if isinstance(event, GroupEvent) else None
-        self.log = structlog.get_logger("worker.bot").bind(
+        self.log = structlog.get_logger("glipbot.bot").bind(
             event_uuid=event.envelope.uuid, group_id=self.group_id
         )
 
@@ -137,7 +137,7 @@ class Context:
         """Record a reply to this chat; the task layer posts it later, exactly once.
 
         ``card`` is a shortcut for one Card attachment (see
-        :func:`worker.bot.cards.card`); it goes after ``attachments``.
+        :func:`glipbot.bot.cards.card`); it goes after ``attachments``.
         """
         items = [*(attachments or ()), *([card] if card is not None else [])]
         if not text and not items:

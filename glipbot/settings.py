@@ -16,7 +16,7 @@ from typing import Literal
 
 from dotenv import dotenv_values
 
-from worker.errors import ConfigError
+from glipbot.errors import ConfigError
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8900"
 DEFAULT_PUBNUB_ORIGIN = "127.0.0.1:8901"
@@ -116,7 +116,7 @@ class Settings:
         """Build settings from ``environ`` (default ``os.environ``) over an optional ``.env``.
 
         Variables set in the environment win over the file. A malformed value
-        raises :class:`~worker.errors.ConfigError` naming the variable.
+        raises :class:`~glipbot.errors.ConfigError` naming the variable.
         """
         merged: dict[str, str] = {}
         if env_file is not None and Path(env_file).is_file():
