@@ -24,10 +24,11 @@ test: $(STAMP) ## Run the whole test suite (unit and integration)
 test-unit: $(STAMP) ## Run the unit tests only
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-lint: $(STAMP) ## ruff (lint and format check) and mypy
+lint: $(STAMP) ## ruff (lint and format check), mypy and the import contracts
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 
 format: $(STAMP) ## Apply ruff's fixes and formatting
 	$(PY) -m ruff check --fix .
@@ -37,13 +38,13 @@ sandbox: $(STAMP) ## Run the sandbox (RingCentral + PubNub stand-in) in the fore
 	$(PY) -m sandbox $(SANDBOX_ARGS)
 
 demo: $(STAMP) ## Run the whole system offline and play the seed's scenario (Ctrl-C stops)
-	$(PY) -m sandbox.demo demo $(DEMO_ARGS)
+	$(PY) -m devtools.demo demo $(DEMO_ARGS)
 
 up: $(STAMP) ## Start the same stack in the background; print its URLs and credentials
-	$(PY) -m sandbox.demo up
+	$(PY) -m devtools.demo up
 
 down: ## Stop everything `make up` started
-	@test -x $(PY) && $(PY) -m sandbox.demo down || echo "nothing to stop"
+	@test -x $(PY) && $(PY) -m devtools.demo down || echo "nothing to stop"
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -15,16 +15,17 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from devtools.localredis import LocalRedis
+from glipbot.contracts import HANDLE_EVENT, handle_event_kwargs
 from glipbot.logging import configure_logging
 from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
-from listener.enqueue import TASK_NAME, CeleryMessages, make_celery_app
+from listener.enqueue import CeleryMessages, make_celery_app
+from listener.ingest import MAX_BATCH, Incoming, Ingest
 from listener.lease import Lease
 from listener.metrics import Metrics
-from listener.pipeline import MAX_BATCH, Incoming, Ingest
 from sandbox.crypto import encrypt_notification, new_key
-from sandbox.localredis import LocalRedis
 
 KEYS = Keys("bench:")
 
@@ -53,7 +54,7 @@ def bench_send_task(url: str, n: int) -> float:
     envelopes = [_notification(i) for i in range(n)]
     start = time.perf_counter()
     for env in envelopes:
-        app.send_task(TASK_NAME, kwargs={"envelope": env, "fence": 1}, queue="events")
+        app.send_task(HANDLE_EVENT, kwargs=handle_event_kwargs(env), queue="events")
     return n / (time.perf_counter() - start)
 
 

@@ -5,6 +5,7 @@
     PlatformError
     ├── ConfigError                 settings are wrong; fix and restart
     ├── TransientError              retried (back-off, or after Retry-After)
+    │   ├── RetryLater              not a failure: the work waits its turn (retry_after)
     │   ├── RateLimitedError        429; carries retry_after
     │   ├── ServerError             5xx
     │   └── NetworkError            timeout, connection refused/reset
@@ -51,6 +52,17 @@ class ConfigError(PlatformError):
 
 class TransientError(PlatformError):
     """A failure that may succeed later: retry with back-off."""
+
+
+class RetryLater(TransientError):
+    """Not a failure: the work must wait (its chat's turn, a reply another worker holds).
+
+    Retried after ``retry_after`` seconds without using up attempts.
+    """
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class RateLimitedError(TransientError):

@@ -27,9 +27,6 @@ from structlog.typing import EventDict, Processor
 from glipbot.redaction import redact_processor, register_secret
 from glipbot.settings import Settings
 
-#: The context keys the platform binds; listed so all roles use the same names.
-CONTEXT_KEYS = ("event_uuid", "subscription_id", "group_id", "task_id")
-
 #: Re-exported so callers need one import: bind keys for the rest of this context.
 bind_context = bind_contextvars
 #: Context manager: bind keys for the duration of a ``with`` block.

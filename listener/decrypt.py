@@ -1,6 +1,7 @@
 """RingCentral's notification encryption, reversed.
 
-A PubNub message of a RingCentral subscription is a base64 string of
+Ingest's first act on each message (:mod:`listener.ingest`). A PubNub
+message of a RingCentral subscription is a base64 string of
 AES-128-ECB(key, PKCS#7-padded UTF-8 JSON). :class:`Decryptor` keeps one
 cipher per key (building it is most of the cost) and raises
 :class:`DecryptError` with a short ``reason`` that never contains the key or
@@ -15,6 +16,7 @@ import json
 from typing import Any
 
 from Crypto.Cipher import AES
+from Crypto.Util.Padding import unpad
 
 BLOCK = AES.block_size
 
@@ -58,11 +60,10 @@ class Decryptor:
             raise DecryptError(BAD_BASE64) from None
         if not raw or len(raw) % BLOCK:
             raise DecryptError(BAD_LENGTH, f"{len(raw)} bytes")
-        plain = self._cipher.decrypt(raw)
-        pad = plain[-1]
-        if not 1 <= pad <= BLOCK or plain[-pad:] != bytes([pad]) * pad:
-            raise DecryptError(BAD_PADDING, "wrong key or corrupted ciphertext")
-        return plain[:-pad]
+        try:
+            return unpad(self._cipher.decrypt(raw), BLOCK, style="pkcs7")
+        except ValueError:
+            raise DecryptError(BAD_PADDING, "wrong key or corrupted ciphertext") from None
 
     def decrypt(self, payload: Any) -> Any:
         """Decrypt ``payload`` and parse the UTF-8 JSON it carries."""

@@ -1,10 +1,10 @@
 """Enqueue ``tasks.events.handle_event`` in Celery's own message format, in batches.
 
 **The message.** Each event becomes the Celery task call
-``handle_event(envelope=<the decrypted notification>, fence=<lease fence>)``
-on the queue ``events``: protocol 2, JSON, args ``()``, kwargs
-``{"envelope": {...}, "fence": N}``. It is built by Celery and kombu's own
-code, exactly as ``app.send_task(TASK_NAME, kwargs=..., queue="events")``
+``handle_event(envelope=<the decrypted notification>)`` on the queue
+``events`` (names and arguments from :mod:`glipbot.contracts`): protocol 2,
+JSON, args ``()``, kwargs ``{"envelope": {...}}``. It is built by Celery and kombu's own
+code, exactly as ``app.send_task(HANDLE_EVENT, kwargs=..., queue="events")``
 builds it: ``app.amqp.create_task_message`` (headers, properties, body),
 kombu's serializer, ``channel.prepare_message`` and the Redis channel's
 ``basic_publish`` (base64 body, delivery tag, delivery info, priority queue
@@ -13,11 +13,12 @@ key, final JSON). Only the last step differs: the channel hands its final
 ``Producer.batch()`` uses) instead of writing it.
 
 **The write.** Every collected message goes through one Redis script per
-event, all events of a batch in one pipeline (one round trip). The script is
+event (:data:`glipbot.contracts.chat_order.ENQUEUE_SCRIPT`, which owns the
+protocol), all events of a batch in one pipeline (one round trip). The script is
 atomic: it refuses to write unless the lease still holds this reign's value
-(fencing), sets the de-duplication key ``SET NX EX`` and ``LPUSH``es the
-message only if the key was new. So a crash can never leave an event marked
-as seen but not enqueued, and a deposed leader cannot enqueue at all.
+(fencing), sets the de-duplication key and ``LPUSH``es the message only if
+the key was new. So a crash can never leave an event marked as seen but not
+enqueued, and a deposed leader cannot enqueue at all.
 
 A test (``tests/integration/listener/test_listener_celery_format.py``) proves that a
 real ``celery worker -Q events`` consumes these messages and that they decode
@@ -33,32 +34,7 @@ from kombu.entity import DELIVERY_MODES, PERSISTENT_DELIVERY_MODE
 from kombu.serialization import dumps as serialize
 from kombu.utils.uuid import uuid
 
-#: The task the workers run for each event; enqueued by name only.
-TASK_NAME = "tasks.events.handle_event"
-#: The queue ``celery worker -Q events`` consumes.
-QUEUE = "events"
-
-#: Script result codes.
-ENQUEUED, DUPLICATE, FENCED = 1, 0, -1
-
-# KEYS: lease, dedup key, queue list, chat sequence counter.
-# ARGV: lease value, dedup TTL (s), message, task id, "1" if the event is in a
-# chat, the counter's TTL (s). A new event of a chat takes the chat's next
-# sequence number, stored with the dedup key as "<task id>|<seq>" for the
-# workers (glipbot.contracts.chat_order.event_seq); duplicates take none, so the chat's
-# numbers have no holes for replies to wait on.
-ENQUEUE_SCRIPT = """
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local seq = ''
-if ARGV[5] == '1' then
-  seq = redis.call('INCR', KEYS[4])
-  redis.call('EXPIRE', KEYS[4], ARGV[6])
-end
-redis.call('SET', KEYS[2], ARGV[4] .. '|' .. seq, 'EX', ARGV[2])
-redis.call('LPUSH', KEYS[3], ARGV[3])
-return 1
-"""
+from glipbot.contracts import EVENTS_QUEUE, HANDLE_EVENT, handle_event_kwargs
 
 # KEYS: lease, timetoken key. ARGV: lease value, timetoken. Never moves the cursor back.
 SAVE_TIMETOKEN_SCRIPT = """
@@ -98,7 +74,7 @@ class CeleryMessages:
         self._conn = app.connection_for_write()
         # Connecting pings Redis: the caller builds this only when Redis is up.
         self._channel = self._conn.default_channel
-        self._queue = app.amqp.queues[QUEUE]
+        self._queue = app.amqp.queues[EVENTS_QUEUE]
         mode = app.conf.task_default_delivery_mode
         self._delivery_mode = DELIVERY_MODES.get(mode, mode) or PERSISTENT_DELIVERY_MODE
 
@@ -112,7 +88,7 @@ class CeleryMessages:
         self._queue(self._channel).declare()
 
     @staticmethod
-    def kwargsrepr(envelope: dict[str, Any], fence: int | None) -> str:
+    def kwargsrepr(envelope: dict[str, Any]) -> str:
         """The short ``kwargsrepr`` header (``send_task``'s option of the same name).
 
         Celery's default is ``saferepr`` of the whole envelope: half the cost of
@@ -121,21 +97,21 @@ class CeleryMessages:
         """
         body = envelope.get("body")
         event_type = body.get("eventType") if isinstance(body, dict) else None
-        return repr({"envelope": f"<{envelope.get('uuid')} {event_type}>", "fence": fence})
+        return repr({"envelope": f"<{envelope.get('uuid')} {event_type}>"})
 
-    def build(self, envelope: dict[str, Any], fence: int | None) -> tuple[str, str, str]:
+    def build(self, envelope: dict[str, Any]) -> tuple[str, str, str]:
         """Return ``(task_id, list key, serialized message)`` for one event."""
         app = self._app
         task_id = uuid()
         headers, properties, body, _ = app.amqp.create_task_message(
             task_id,
-            TASK_NAME,
+            HANDLE_EVENT,
             (),
-            {"envelope": envelope, "fence": fence},
+            handle_event_kwargs(envelope),
             reply_to=app.thread_oid,
             create_sent_event=app.conf.task_send_sent_event,
             ignore_result=None,
-            kwargsrepr=self.kwargsrepr(envelope, fence),
+            kwargsrepr=self.kwargsrepr(envelope),
         )
         content_type, content_encoding, data = serialize(body, serializer=app.conf.task_serializer)
         properties = {**properties, "delivery_mode": self._delivery_mode}
@@ -144,7 +120,7 @@ class CeleryMessages:
         )
         collector = _Collector()
         self._channel.basic_publish(
-            message, exchange="", routing_key=QUEUE, _publish_batch=collector
+            message, exchange="", routing_key=EVENTS_QUEUE, _publish_batch=collector
         )
         if len(collector.commands) != 1 or collector.commands[0][0] != "lpush":
             # A kombu without the batch hook would have written the message itself.

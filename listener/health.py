@@ -1,4 +1,7 @@
-"""``/healthz`` and ``/metrics`` over HTTP, and the same status mirrored in Redis.
+"""``/healthz`` and ``/metrics`` over HTTP, and the rules that judge the status.
+
+The body of ``/healthz`` is :meth:`listener.status.Status.snapshot` (also
+mirrored in Redis); ``/metrics`` is :meth:`listener.metrics.Metrics.render`.
 
 Status rules (:func:`evaluate`):
 
@@ -19,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from glipbot.logging import get_logger
 from listener.metrics import Metrics
@@ -92,8 +96,5 @@ class HealthServer:
 
     async def _metrics_text(self, _request: web.Request) -> web.Response:
         return web.Response(
-            text=self._metrics.render(),
-            content_type="text/plain",
-            charset="utf-8",
-            headers={"X-Prometheus-Format": "0.0.4"},
+            body=self._metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST}
         )

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from glipbot import log_events as ev
 from glipbot.logging import get_logger
 
 log = get_logger(__name__)
@@ -129,7 +130,7 @@ class Lease:
             await sleep(self.ttl / 3)
             try:
                 if not await self.extend():
-                    log.error("lease_lost", instance=self.instance, reason="not_holder")
+                    log.error(ev.LEASE_LOST, instance=self.instance, reason="not_holder")
                     return
                 last_ok = self._clock()
             except (RedisError, OSError) as exc:
@@ -137,6 +138,6 @@ class Lease:
                     on_error(exc)
                 if self._clock() - last_ok >= self.ttl * 2 / 3:
                     self.fence = None
-                    log.error("lease_lost", instance=self.instance, reason="redis_unreachable")
+                    log.error(ev.LEASE_LOST, instance=self.instance, reason="redis_unreachable")
                     return
-                log.warning("lease_extend_failed", instance=self.instance, error=str(exc))
+                log.warning(ev.LEASE_EXTEND_FAILED, instance=self.instance, error=str(exc))

@@ -1,15 +1,26 @@
-"""The listener's counters and gauges, rendered in Prometheus text format.
+"""The listener's counters and gauges, exported with ``prometheus_client``.
 
-Hand-rolled rather than ``prometheus_client``: the listener needs a dozen
-process-local series and one text rendering, and a plain object is easier to
-assert on in tests and to mirror into Redis than a global registry.
+Every step of an event's path counts here: the transport (``redelivered``,
+``reconnects``), ingest (``events_received``, ``dead_letters`` by reason,
+``duplicates``, ``enqueued``, ``fenced``), the subscription keeper, the
+lease and the ops inbox. ``/metrics`` renders them (:meth:`Metrics.render`)
+and the status mirror carries a flat :meth:`Metrics.snapshot`.
+
+Each :class:`Metrics` owns a private :class:`~prometheus_client.CollectorRegistry`
+(never the global one), so tests and processes never share series. Counters
+are exported as ``glipbot_listener_<name>_total``; gauges as
+``glipbot_listener_<name>``. A gauge is a value or a callable read at each
+rendering; every gauge reads its current source through ``set_function``,
+so setting a value replaces a callable and an unset gauge renders NaN.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 PREFIX = "glipbot_listener_"
 
@@ -33,6 +44,12 @@ COUNTERS: dict[str, str] = {
     "commands": "Ops commands received, by command",
 }
 
+#: The labels of the labelled counters (the others have none).
+LABELS: dict[str, tuple[str, ...]] = {
+    "dead_letters": ("reason",),
+    "commands": ("command",),
+}
+
 #: name → help text of gauges (current values).
 GAUGES: dict[str, str] = {
     "is_leader": "1 while this process holds the lease",
@@ -42,78 +59,63 @@ GAUGES: dict[str, str] = {
     "fence": "The fencing token of the current lease (0: none)",
 }
 
-Labels = tuple[tuple[str, str], ...]
+GaugeSource = float | Callable[[], float]
 
 
-@dataclass
 class Metrics:
     """Process-local counters (optionally labelled) and gauges (values or callables)."""
 
-    counters: dict[str, dict[Labels, float]] = field(default_factory=dict)
-    gauges: dict[str, float | Callable[[], float]] = field(default_factory=dict)
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self._counters = {
+            name: Counter(
+                f"{PREFIX}{name}", help_text, LABELS.get(name, ()), registry=self.registry
+            )
+            for name, help_text in COUNTERS.items()
+        }
+        self._sources: dict[str, GaugeSource] = {}
+        for name, help_text in GAUGES.items():
+            gauge = Gauge(f"{PREFIX}{name}", help_text, registry=self.registry)
+            gauge.set_function(partial(self.gauge, name))
 
     def inc(self, name: str, amount: float = 1, **labels: str) -> None:
-        """Add ``amount`` to counter ``name`` (with ``labels``, e.g. ``reason=...``)."""
+        """Add ``amount`` to counter ``name`` (with its labels, e.g. ``reason=...``)."""
         if name not in COUNTERS:
             raise KeyError(f"unknown counter {name!r}")
-        series = self.counters.setdefault(name, {})
-        key = tuple(sorted(labels.items()))
-        series[key] = series.get(key, 0) + amount
+        counter = self._counters[name]
+        (counter.labels(**labels) if labels else counter).inc(amount)
 
     def get(self, name: str, **labels: str) -> float:
-        """A counter's value: one series if ``labels`` are given, else the sum of all."""
-        series = self.counters.get(name, {})
-        if labels:
-            return series.get(tuple(sorted(labels.items())), 0)
-        return sum(series.values())
+        """A counter's value: one series if ``labels`` are given, else the sum of all.
 
-    def set_gauge(self, name: str, value: float | Callable[[], float]) -> None:
+        Integral values come back as ``int``, so counts read as counts in JSON.
+        """
+        counter = self._counters.get(name)
+        total = 0.0
+        if counter is not None:
+            for metric in counter.collect():
+                for sample in metric.samples:
+                    if sample.name.endswith("_total") and (not labels or sample.labels == labels):
+                        total += sample.value
+        return int(total) if total.is_integer() else total
+
+    def set_gauge(self, name: str, value: GaugeSource) -> None:
         """Set gauge ``name`` to a value, or to a callable read at each rendering."""
         if name not in GAUGES:
             raise KeyError(f"unknown gauge {name!r}")
-        self.gauges[name] = value
+        self._sources[name] = value
 
     def gauge(self, name: str) -> float:
         """A gauge's current value (NaN when unset)."""
-        value = self.gauges.get(name, math.nan)
+        value = self._sources.get(name, math.nan)
         return float(value() if callable(value) else value)
 
     def snapshot(self) -> dict[str, float]:
         """Counters (summed over labels) and gauges, for the Redis status mirror."""
         out = {name: self.get(name) for name in COUNTERS}
-        out.update({name: self.gauge(name) for name in GAUGES if name in self.gauges})
+        out.update({name: self.gauge(name) for name in GAUGES if name in self._sources})
         return out
 
-    def render(self) -> str:
-        """The Prometheus text exposition (format 0.0.4) of every series."""
-        lines: list[str] = []
-        for name, help_text in COUNTERS.items():
-            full = f"{PREFIX}{name}_total"
-            lines += [f"# HELP {full} {help_text}", f"# TYPE {full} counter"]
-            series = self.counters.get(name) or {(): 0}
-            for labels, value in sorted(series.items()):
-                lines.append(f"{full}{_labels(labels)} {_number(value)}")
-        for name, help_text in GAUGES.items():
-            full = f"{PREFIX}{name}"
-            lines += [f"# HELP {full} {help_text}", f"# TYPE {full} gauge"]
-            lines.append(f"{full} {_number(self.gauge(name))}")
-        return "\n".join(lines) + "\n"
-
-
-def _labels(labels: Labels) -> str:
-    if not labels:
-        return ""
-    inner = ",".join(f'{k}="{_escape(v)}"' for k, v in labels)
-    return "{" + inner + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _number(value: float) -> str:
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every series (``CONTENT_TYPE_LATEST``)."""
+        return generate_latest(self.registry)

@@ -1,9 +1,8 @@
 """A faithful local stand-in for RingCentral (REST, OAuth, Glip, subscriptions) and PubNub.
 
 Run it with ``python -m sandbox`` (see ``--help`` and ``sandbox/README.md``);
-drive it from tests with :class:`SandboxProcess`, :class:`SandboxControl`
-and :func:`as_person`. It imports nothing of ``worker``, ``listener`` or
-``tasks``.
+drive it with :class:`SandboxControl` and :func:`as_person`. It imports
+nothing of ``glipbot``, ``worker``, ``listener``, ``tasks`` or ``devtools``.
 """
 
 from sandbox.config import SandboxConfig
@@ -13,8 +12,6 @@ from sandbox.testing import (
     BOT_TOKEN,
     Person,
     SandboxControl,
-    SandboxProcess,
-    SandboxStartError,
     as_person,
     login,
 )
@@ -24,8 +21,6 @@ __all__ = [
     "Person",
     "SandboxConfig",
     "SandboxControl",
-    "SandboxProcess",
-    "SandboxStartError",
     "as_person",
     "decrypt_notification",
     "encrypt_notification",

@@ -1,25 +1,19 @@
-"""Helpers for tests and bot authors: run a sandbox process, drive it, act as a person.
+"""Clients of a running sandbox's HTTP API, for tests and bot authors: drive it, act as a person.
 
 ::
 
-    with SandboxProcess() as sb:
-        john = as_person(sb.rest_url, "john.smith@sandbox.test", "john")
-        chat = john.post("/glip/groups", json={"type": "PrivateChat",
-                                               "members": [{"id": "400000001"}]}).json()
-        sb.control.fail("POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+    john = as_person("http://127.0.0.1:8900", "john.smith@sandbox.test", "john")
+    chat = john.post("/glip/groups", json={"type": "PrivateChat",
+                                           "members": [{"id": "400000001"}]}).json()
+    SandboxControl("http://127.0.0.1:8900/sandbox").fail(
+        "POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+
+Start the sandbox with ``python -m sandbox`` as any server (the project's own
+tests do it with ``devtools.sandbox_process``, outside the sandbox package).
 """
 
 from __future__ import annotations
 
-import json
-import os
-import select
-import signal
-import subprocess
-import sys
-import tempfile
-import time
-from types import TracebackType
 from typing import Any
 
 import requests
@@ -28,11 +22,6 @@ DEFAULT_CLIENT_ID = "sandbox-client-id"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"  # noqa: S105 - the sandbox's public seed value
 BOT_TOKEN = "sandbox-bot-token-smartfriend"  # noqa: S105 - the seed's static bot token
 API_PREFIX = "/restapi/v1.0"
-START_TIMEOUT = 15.0
-
-
-class SandboxStartError(RuntimeError):
-    """The sandbox process did not announce its addresses in time."""
 
 
 class SandboxControl:
@@ -165,109 +154,6 @@ def _selector(access_token: str | None, person_id: str | None) -> dict[str, str]
     if person_id is not None:
         out["personId"] = person_id
     return out
-
-
-class SandboxProcess:
-    """``python -m sandbox --port 0 *extra_args`` as a child process (a context manager)."""
-
-    def __init__(self, *extra_args: str, start_timeout: float = START_TIMEOUT) -> None:
-        self.args = [sys.executable, "-m", "sandbox", "--port", "0", *extra_args]
-        self.start_timeout = start_timeout
-        self.process: subprocess.Popen[bytes] | None = None
-        # A file, not a pipe: the child's logs can never fill a buffer and block it.
-        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in stop()
-        self._stderr_text = ""
-        self.info: dict[str, Any] = {}
-
-    @property
-    def rest_url(self) -> str:
-        """``http://127.0.0.1:PORT`` of the REST API."""
-        return str(self.info["rest_url"])
-
-    @property
-    def pubnub_origin(self) -> str:
-        """``127.0.0.1:PORT`` to give the pubnub SDK as ``origin``."""
-        return str(self.info["pubnub_origin"])
-
-    @property
-    def control_url(self) -> str:
-        """Base URL of the control API."""
-        return str(self.info["control_url"])
-
-    @property
-    def pid(self) -> int:
-        """The child's process id."""
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> SandboxProcess:
-        """Start the child and wait for its JSON line."""
-        self.process = subprocess.Popen(
-            self.args, stdout=subprocess.PIPE, stderr=self._stderr, stdin=subprocess.DEVNULL
-        )
-        try:
-            self.info = json.loads(self._read_line())
-        except BaseException:
-            self.stop()
-            raise
-        self.control = SandboxControl(self.control_url)
-        return self
-
-    def _read_line(self) -> str:
-        assert self.process is not None
-        assert self.process.stdout is not None
-        fd = self.process.stdout.fileno()
-        deadline = time.monotonic() + self.start_timeout
-        data = b""
-        while b"\n" not in data:
-            left = deadline - time.monotonic()
-            if left <= 0 or self.process.poll() is not None:
-                break
-            ready, _, _ = select.select([fd], [], [], min(left, 0.2))
-            if ready:
-                chunk = os.read(fd, 4096)
-                if not chunk:
-                    break
-                data += chunk
-        if b"\n" not in data:
-            raise SandboxStartError(
-                f"sandbox did not start (exit {self.process.poll()}): {self.stderr()}"
-            )
-        return data.split(b"\n", 1)[0].decode()
-
-    def stderr(self) -> str:
-        """Everything the child logged so far."""
-        if self._stderr.closed:
-            return self._stderr_text
-        self._stderr.seek(0)
-        return self._stderr.read().decode("utf-8", "replace")
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """SIGTERM, wait, then SIGKILL if needed; close the pipes (stderr() stays readable)."""
-        proc = self.process
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        if proc is not None and proc.stdout is not None:
-            proc.stdout.close()
-        if not self._stderr.closed:
-            self._stderr_text = self.stderr()
-            self._stderr.close()
-
-    def __enter__(self) -> SandboxProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def login(

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from sandbox.localredis import LocalRedis
-from sandbox.testing import SandboxProcess
+from devtools.localredis import LocalRedis
+from devtools.sandbox_process import SandboxProcess
 
 
 @pytest.fixture(scope="session")

@@ -12,16 +12,12 @@ from typing import Any
 
 import structlog
 from celery import Celery
-from celery.schedules import crontab
 from celery.signals import setup_logging, task_postrun, task_prerun
 from kombu import Queue
 
+from glipbot.contracts import EVENTS_QUEUE, OPS_QUEUE, QUEUES, TASK_ROUTES
 from glipbot.logging import configure_logging
 from glipbot.settings import Settings
-
-EVENTS_QUEUE = "events"
-REPLIES_QUEUE = "replies"
-OPS_QUEUE = "ops"
 
 #: Task modules loaded by every worker.
 TASK_MODULES = ("tasks.events", "tasks.replies", "tasks.ops")
@@ -34,13 +30,10 @@ LONGEST_TASK = 300
 VISIBILITY_TIMEOUT = 900
 
 
-#: Celery beat's jobs: the daily birthday greetings and a liveness canary.
+#: Celery beat's own job: a liveness canary. A bot's task module adds its
+#: jobs when it is imported (``app.add_periodic_task``), as workers and beat
+#: import the task modules.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
-    "birthday-greetings": {
-        "task": "tasks.ops.birthday_greetings",
-        "schedule": crontab(hour=9, minute=0),
-        "options": {"queue": OPS_QUEUE},
-    },
     "canary": {
         "task": "tasks.ops.canary",
         "schedule": 60.0,
@@ -61,13 +54,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "task_serializer": "json",
         "result_serializer": "json",
         "accept_content": ["json"],
-        "task_queues": (Queue(EVENTS_QUEUE), Queue(REPLIES_QUEUE), Queue(OPS_QUEUE)),
+        "task_queues": tuple(Queue(name) for name in QUEUES),
         "task_default_queue": EVENTS_QUEUE,
-        "task_routes": {
-            "tasks.events.*": {"queue": EVENTS_QUEUE},
-            "tasks.replies.*": {"queue": REPLIES_QUEUE},
-            "tasks.ops.*": {"queue": OPS_QUEUE},
-        },
+        "task_routes": TASK_ROUTES,
         # At least once: a task is acknowledged after it ran, and handed to
         # another worker if its worker died; every task is idempotent.
         "task_acks_late": True,
@@ -85,7 +74,8 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         "worker_redirect_stdouts": False,
         "enable_utc": True,
         "timezone": "UTC",
-        "beat_schedule": BEAT_SCHEDULE,
+        # A copy: the entries bots add go to this app's schedule, not to the constant.
+        "beat_schedule": dict(BEAT_SCHEDULE),
     }
 
 

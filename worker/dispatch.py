@@ -14,11 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from glipbot import log_events as ev
 from glipbot.bot import Bot, Directory
 from glipbot.contracts.chat_order import ChatTurns
-from glipbot.errors import DeadLetteredError, InvalidEventError, PermanentError
+from glipbot.errors import DeadLetteredError, InvalidEventError, PermanentError, TransientError
 from glipbot.events import Event, chat_id, parse_event
 from glipbot.logging import get_logger
+from glipbot.retry import classify
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
 from worker.replies import Outgoing
@@ -52,7 +54,7 @@ class Dispatcher:
         try:
             event = parse_event(envelope)
         except InvalidEventError as exc:
-            log.warning("event_invalid", reason=exc.reason)
+            log.warning(ev.EVENT_INVALID, reason=exc.reason)
             raise self._dead_letter(envelope, f"invalid event: {exc.reason}", seq=seq) from exc
         chat = chat_id(event)
         if seq is None and chat:
@@ -62,7 +64,7 @@ class Dispatcher:
             replies = self.bot.handle(event, self.directory)
         except PermanentError as exc:
             handler = getattr(exc, "handler", None)  # set when a bot handler raised
-            log.error("handler_failed", handler=handler, error=str(exc), exc_info=exc)
+            log.error(ev.HANDLER_FAILED, handler=handler, error=str(exc), exc_info=exc)
             self._handled(event, seq, 0)
             reason = f"handler failed: {exc}"
             raise self._dead_letter(envelope, reason, seq=seq, handler=handler) from exc
@@ -75,20 +77,26 @@ class Dispatcher:
         self._handled(event, seq, sum(1 for out in outgoing if out.seq is not None))
         self.counters.incr("events_handled")
         self.counters.incr("replies_enqueued", len(outgoing))
-        log.info("event_handled", replies=len(outgoing))
+        log.info(ev.EVENT_HANDLED, replies=len(outgoing))
         return outgoing
 
     def give_up(
-        self, envelope: dict[str, Any], seq: int | None, error: Exception
+        self, envelope: Any, seq: int | None, error: Exception, attempts: int = 0
     ) -> DeadLetteredError:
-        """A transient failure outlived its retries: dead-letter the event, free its chat.
+        """The task gave up on the event: dead-letter it and free its chat.
 
         Returns the error for the task to raise.
         """
-        _log.error("event_given_up", event_uuid=envelope.get("uuid"), error=str(error))
+        judged = classify(error)
+        if isinstance(judged, TransientError):
+            reason = f"retries exhausted: {error}"
+        else:
+            reason = f"failed: {type(judged).__name__}: {judged}"
+        event_uuid = envelope.get("uuid") if isinstance(envelope, dict) else None
+        _log.error(ev.EVENT_GIVEN_UP, event_uuid=event_uuid, error=str(error), attempts=attempts)
         with contextlib.suppress(InvalidEventError):  # already dead-lettered as such
             self._handled(parse_event(envelope), seq, 0)
-        return self._dead_letter(envelope, f"retries exhausted: {error}", seq=seq)
+        return self._dead_letter(envelope, reason, seq=seq, attempts=attempts)
 
     def _handled(self, event: Event, seq: int | None, replies: int) -> None:
         chat = chat_id(event)

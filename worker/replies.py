@@ -24,9 +24,10 @@ import redis
 from redis.exceptions import LockError
 from redis.lock import Lock
 
+from glipbot import log_events as ev
 from glipbot.bot import Reply
 from glipbot.contracts.chat_order import ChatTurns, Turn
-from glipbot.errors import PermanentError, RateLimitedError, TransientError
+from glipbot.errors import PermanentError, RateLimitedError, RetryLater
 from glipbot.logging import get_logger
 from glipbot.state.keys import Keys
 
@@ -61,18 +62,10 @@ class PostsApi(Protocol):
     ) -> dict[str, Any]: ...
 
 
-class NotYourTurnError(TransientError):
-    """Earlier replies of the chat are not posted yet: try again shortly."""
-
-    def __init__(self, message: str, *, retry_after: float) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
-
-
-class ReplyBusyError(TransientError):
-    """Another worker is posting this very reply right now."""
-
-    retry_after = 1.0
+#: How soon a reply whose chat turn has not come, or that another worker is
+#: posting right now, is tried again.
+TURN_RETRY = 0.5
+BUSY_RETRY = 1.0
 
 
 @dataclass(frozen=True)
@@ -132,7 +125,7 @@ class ReplyPoster:
         """Post ``reply`` when it is its turn; return the post id.
 
         Waits up to ``wait`` seconds for its turn, then raises
-        :class:`NotYourTurnError` so the task can step aside and come back.
+        :class:`~glipbot.errors.RetryLater` so the task can step aside and come back.
         After :data:`ORDER_TIMEOUT` it stops waiting for replies that never
         come and posts anyway (logged as ``chat_order_forced``).
         """
@@ -157,7 +150,9 @@ class ReplyPoster:
             f"{record}:lock", timeout=self._lock_ttl, blocking=False, thread_local=False
         )
         if not lock.acquire(blocking=False):
-            raise ReplyBusyError(f"reply {reply.key} is being posted by another worker")
+            raise RetryLater(
+                f"reply {reply.key} is being posted by another worker", retry_after=BUSY_RETRY
+            )
         stop = threading.Event()
         heartbeat = threading.Thread(target=_keep, args=(lock, stop, self._lock_ttl), daemon=True)
         heartbeat.start()
@@ -176,7 +171,7 @@ class ReplyPoster:
         if state.get("pending"):
             found = self._reconcile(reply, since=float(state["pending"]))
             if found:
-                _log.warning("reply_reconciled", reply_key=reply.key, post_id=found)
+                _log.warning(ev.REPLY_RECONCILED, reply_key=reply.key, post_id=found)
                 return self._mark_done(reply, record, found)
         self._redis.hset(record, "pending", repr(self._clock()))
         self._redis.expire(record, REPLY_TTL)
@@ -230,16 +225,16 @@ class ReplyPoster:
             if self._clock() - out.created > ORDER_TIMEOUT:
                 self.turns.force(out.group_id, out.seq, index)
                 _log.warning(
-                    "chat_order_forced",
+                    ev.CHAT_ORDER_FORCED,
                     reply_key=out.key,
                     group_id=out.group_id,
                     waited_for=list(state.current),
                 )
                 return
             if self._clock() >= deadline:
-                raise NotYourTurnError(
+                raise RetryLater(
                     f"reply {out.key} waits for {state.current} in chat {out.group_id}",
-                    retry_after=0.5,
+                    retry_after=TURN_RETRY,
                 )
             self._sleep(0.02)
 
@@ -250,7 +245,7 @@ def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:
         try:
             lock.extend(ttl, replace_ttl=True)
         except (LockError, redis.RedisError):
-            _log.warning("reply_lock_lost", lock=str(lock.name))
+            _log.warning(ev.REPLY_LOCK_LOST, lock=str(lock.name))
             return
 
 

@@ -38,6 +38,19 @@ class Runtime:
 
 _lock = threading.Lock()
 _runtime: Runtime | None = None
+#: The bot to run when ``BOT_APP`` is empty; see :func:`set_default_bot_app`.
+_default_bot_app = ""
+
+
+def set_default_bot_app(spec: str) -> None:
+    """Name the bot (``module:attribute``) that workers run when ``BOT_APP`` is empty.
+
+    ``worker`` never imports ``tasks``, so it cannot name a bot itself: the
+    task package that ships one calls this when it is imported, which the
+    worker does before it runs any task.
+    """
+    global _default_bot_app
+    _default_bot_app = spec
 
 
 def runtime() -> Runtime:
@@ -66,12 +79,19 @@ def build_runtime(settings: Settings) -> Runtime:
         directory=CachingDirectory(platform.rest),
         dead_letters=DeadLetters(client, keys.dead_letters, max_len=settings.dead_letters_max),
         counters=platform.counters,
-        bot=load_bot(settings.bot_app),
+        bot=load_bot(bot_app(settings)),
     )
+
+
+def bot_app(settings: Settings) -> str:
+    """The bot to run, ``module:attribute``: ``BOT_APP``, else the task package's default."""
+    return settings.bot_app or _default_bot_app
 
 
 def load_bot(spec: str) -> Bot:
     """The bot named ``module:attribute`` (the ``BOT_APP`` setting)."""
+    if not spec:
+        raise ConfigError("BOT_APP is empty and no task package named a default bot")
     module_name, _, attribute = spec.partition(":")
     try:
         bot = getattr(importlib.import_module(module_name), attribute or "bot")

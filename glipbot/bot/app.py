@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from glipbot import log_events as ev
 from glipbot.bot.context import Context, Reply
 from glipbot.bot.directory import CachingDirectory, Directory
 from glipbot.bot.errors import PermanentHandlerError, TransientHandlerError
@@ -191,12 +192,12 @@ class Bot:
 
     @staticmethod
     def _ignore(ctx: Context, reason: str) -> list[Handler]:
-        ctx.log.debug("bot.ignored", reason=reason, event_type=ctx.event.envelope.event_type)
+        ctx.log.debug(ev.BOT_IGNORED, reason=reason, event_type=ctx.event.envelope.event_type)
         return []
 
     def _run(self, handler: Handler, ctx: Context) -> None:
         name = _name(handler)
-        ctx.log.debug("bot.dispatch", handler=name)
+        ctx.log.debug(ev.BOT_DISPATCH, handler=name)
         try:
             result = handler(ctx)
             if isinstance(result, str):

@@ -7,10 +7,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import structlog
-
 from glipbot.bot.directory import CachingDirectory, Person
 from glipbot.events import Event, Group, GroupEvent, Post, PostEvent, chat_id
+from glipbot.logging import get_logger
 
 #: The platform refuses longer texts and more attachments (``POST /glip/posts``).
 MAX_TEXT_LENGTH = 10_000
@@ -37,13 +36,12 @@ class Reply:
         return int(self.key.rsplit(":", 1)[1])
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON for a task argument, in the field names of ``worker.replies.Reply``."""
+        """Plain JSON for a task argument."""
         return {
             "key": self.key,
             "group_id": self.group_id,
             "text": self.text,
             "attachments": [dict(a) for a in self.attachments],
-            "index": self.index,
         }
 
     @classmethod
@@ -90,7 +88,7 @@ class Context:
         self.directory = directory
         self._replies: list[Reply] = [] if replies is None else replies
         self._chat: Group | None = event.group if isinstance(event, GroupEvent) else None
-        self.log = structlog.get_logger("glipbot.bot").bind(
+        self.log = get_logger("glipbot.bot").bind(
             event_uuid=event.envelope.uuid, group_id=self.group_id
         )
 

@@ -1,7 +1,10 @@
 """Replies leave a chat in the order of the messages that caused them.
 
-The listener gives every new event of a chat the chat's next sequence
-number ``n`` (:meth:`ChatTurns.seq_of` reads it back). ``handle_event``
+Both halves of the protocol live here. The listener enqueues each event with
+:data:`ENQUEUE_SCRIPT` (arguments from :func:`enqueue_call`), which gives
+every new event of a chat the chat's next sequence number ``n`` and stores it
+with the event's de-duplication key as ``"<task id>|<n>"``
+(:meth:`ChatTurns.seq_of` reads it back). ``handle_event``
 reports how many replies event ``n`` produced (:meth:`ChatTurns.handled`,
 zero included), and each reply ``(n, i)`` posts
 only when it is the chat's turn (:meth:`ChatTurns.check`), then passes the
@@ -14,7 +17,8 @@ logs and counts: order is then best effort, and nothing is dropped.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, IntEnum
+from typing import Any
 
 import redis
 
@@ -23,6 +27,59 @@ from glipbot.state.keys import Keys
 #: Turn state lives as long as the chat is active; an idle chat starts over at
 #: sequence 1, as does the listener's per-chat counter, which has the same TTL.
 TURN_TTL = 7 * 24 * 3600
+
+# KEYS: lease, dedup key, queue list, chat sequence counter.
+# ARGV: lease value, dedup TTL (s), message, task id, "1" if the event is in a
+# chat, the counter's TTL (s). Atomic: nothing is written unless the lease
+# still holds this reign's value (fencing); the dedup key is set and the
+# message pushed together, or neither. Duplicates take no sequence number, so
+# the chat's numbers have no holes for replies to wait on.
+ENQUEUE_SCRIPT = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
+local seq = ''
+if ARGV[5] == '1' then
+  seq = redis.call('INCR', KEYS[4])
+  redis.call('EXPIRE', KEYS[4], ARGV[6])
+end
+redis.call('SET', KEYS[2], ARGV[4] .. '|' .. seq, 'EX', ARGV[2])
+redis.call('LPUSH', KEYS[3], ARGV[3])
+return 1
+"""
+
+
+class Enqueued(IntEnum):
+    """What :data:`ENQUEUE_SCRIPT` did with one event."""
+
+    ENQUEUED = 1
+    DUPLICATE = 0  # its uuid was enqueued before
+    FENCED = -1  # the caller no longer holds the lease: nothing written
+
+
+def enqueue_call(
+    keys: Keys,
+    *,
+    lease_value: str,
+    event_uuid: str,
+    chat: str,
+    queue_key: str,
+    message: str,
+    task_id: str,
+    dedup_ttl: int,
+) -> dict[str, list[Any]]:
+    """The ``keys`` and ``args`` of :data:`ENQUEUE_SCRIPT` for one event (``chat`` may be "")."""
+    return {
+        "keys": [keys.listener_lease, keys.dedup(event_uuid), queue_key, keys.chat_seq(chat)],
+        "args": [lease_value, dedup_ttl, message, task_id, "1" if chat else "0", TURN_TTL],
+    }
+
+
+def seq_from_dedup(raw: str | bytes | None) -> int | None:
+    """The chat sequence number stored in a de-duplication key's value, if any."""
+    text = raw.decode() if isinstance(raw, bytes) else raw or ""
+    _, _, seq = text.partition("|")
+    return int(seq) if seq.isdigit() else None
+
 
 # KEYS: turn hash {n, i}, counts hash {n: replies}. ARGV: op, n, i|count, ttl.
 # Ops: "check" (normalise, compare), "handled" (record count), "advance"
@@ -81,9 +138,7 @@ class ChatTurns:
 
     def seq_of(self, event_uuid: str) -> int | None:
         """The chat sequence number the listener gave the event (stored with its dedup key)."""
-        raw = self._redis.get(self._keys.dedup(event_uuid))
-        _, _, seq = str(raw or "").partition("|")
-        return int(seq) if seq.isdigit() else None
+        return seq_from_dedup(self._redis.get(self._keys.dedup(event_uuid)))
 
     def handled(self, group_id: str, seq: int, replies: int) -> None:
         """Event ``seq`` of the chat was handled and produced ``replies`` replies."""

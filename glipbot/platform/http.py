@@ -29,6 +29,7 @@ from typing import Any, Protocol
 
 import requests
 
+from glipbot import log_events as ev
 from glipbot.errors import (
     BadRequestError,
     NetworkError,
@@ -242,7 +243,7 @@ class HttpTransport:
         self.last_rate_limit = rate_limit
         error = None if response.ok else error_from_response(response, rate_limit, what)
         _log.debug(
-            "http_response",
+            ev.HTTP_RESPONSE,
             method=method,
             path=path,
             status=response.status_code,

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import requests
 
+from glipbot import log_events as ev
 from glipbot.errors import UnauthorizedError
 from glipbot.logging import get_logger
 from glipbot.platform.endpoints import API, ENDPOINT_GROUPS, MAX_BATCH_IDS
@@ -91,7 +92,7 @@ class RestClient:
         try:
             return self._send(method, target, group, token, params, json_body)
         except UnauthorizedError as exc:
-            _log.info("access_token_refused", path=target, error_code=exc.error_code)
+            _log.info(ev.ACCESS_TOKEN_REFUSED, path=target, error_code=exc.error_code)
             fresh = self._tokens.on_unauthorized(token)
         return self._send(method, target, group, fresh, params, json_body)
 

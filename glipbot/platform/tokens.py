@@ -23,6 +23,7 @@ from typing import Any
 
 import redis
 
+from glipbot import log_events as ev
 from glipbot.errors import AuthError, TransientError
 from glipbot.logging import get_logger
 from glipbot.platform.auth import Auth
@@ -118,7 +119,7 @@ class TokenStore:
         try:
             token = Token.from_json(str(raw))
         except (ValueError, TypeError):
-            _log.warning("token_store_corrupt", key=self.keys.token)
+            _log.warning(ev.TOKEN_STORE_CORRUPT, key=self.keys.token)
             return None
         register_secret(token.access_token, token.refresh_token, rotating=True)
         return token
@@ -210,14 +211,14 @@ class TokenStore:
             except redis.exceptions.LockError:
                 # Held past its timeout: another process may refresh again, which
                 # costs a session but is safe; worth knowing about.
-                _log.warning("token_lock_expired_while_held", timeout=self._lock_timeout)
+                _log.warning(ev.TOKEN_LOCK_EXPIRED_WHILE_HELD, timeout=self._lock_timeout)
 
     def _refresh_or_login(self, token: Token | None) -> Token:
         if token is not None and token.refresh_token and token.can_refresh(self._clock()):
             try:
                 grant = self._auth.refresh(token.refresh_token)
             except AuthError as exc:
-                _log.warning("token_refresh_refused", error_code=exc.error_code, status=exc.status)
+                _log.warning(ev.TOKEN_REFRESH_REFUSED, error_code=exc.error_code, status=exc.status)
             else:
                 self._redis.incr(self.keys.token_refreshes)
                 return self._from_grant(grant, "token_refreshed")

@@ -26,7 +26,7 @@ class Keys:
         """The keys of the bot that ``settings`` describe."""
         return cls(settings.key_prefix)
 
-    # -- token owner (worker/tokens.py) -------------------------------------
+    # -- token owner (glipbot/platform/tokens.py) --
 
     @property
     def token(self) -> str:
@@ -144,7 +144,7 @@ class Keys:
         """Hash: ``limit`` and ``window_ms`` of ``group``, learned from the headers."""
         return f"{self.ratelimit_prefix}{group}:limits"
 
-    # -- per-chat reply order (worker/ordering.py) -----------------------------
+    # -- per-chat reply order (glipbot/contracts/chat_order.py) --
 
     def chat_seq(self, group_id: str) -> str:
         """Counter: the listener's sequence number of the chat's events."""

@@ -2,12 +2,14 @@
 
 Each is a thin wrapper over :mod:`tasks.ops.actions`, callable by
 ``celery -A worker call tasks.ops.<name>``, by Flower's HTTP API, and by
-``python -m tasks.ops``.
+``python -m tasks.ops``. A bot's own jobs may take a ``tasks.ops.`` name to
+be routed and called the same way: SmartFriend's ``birthday_greetings``
+lives in :mod:`tasks.smartfriend.jobs`.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from celery import Task
@@ -75,13 +77,6 @@ def status() -> dict[str, Any]:
     report = actions.status_report(runtime())
     report["canary_seconds_ago"] = _canary_age()
     return report
-
-
-@app.task(name="tasks.ops.birthday_greetings", **_LIMITS)
-def birthday_greetings(day: str | None = None) -> dict[str, Any]:
-    """Greet the people whose birthday is ``day`` (ISO date; default today, UTC)."""
-    today = date.fromisoformat(day) if day else datetime.now(UTC).date()
-    return actions.send_birthday_greetings(runtime(), enqueue_reply, today)
 
 
 @app.task(name="tasks.ops.canary", soft_time_limit=20, time_limit=30)

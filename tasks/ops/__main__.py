@@ -15,7 +15,8 @@ from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
-from worker.celery import OPS_QUEUE, app
+from glipbot.contracts import OPS_QUEUE
+from worker.celery import app
 
 #: subcommand -> (task name, help)
 COMMANDS: dict[str, tuple[str, str]] = {

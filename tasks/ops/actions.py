@@ -5,18 +5,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Sequence
-from datetime import date
 from typing import Any
 
+from glipbot import log_events as ev
 from glipbot.bot import Reply
+from glipbot.contracts import EVENTS_QUEUE, OPS_QUEUE, REPLIES_QUEUE, listener_commands
 from glipbot.logging import get_logger
-from tasks.smartfriend import birthday_greetings, birthday_source
-from worker.celery import EVENTS_QUEUE, OPS_QUEUE, REPLIES_QUEUE
 from worker.replies import Outgoing
 from worker.runtime import Runtime
 
 CHAT_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
-LISTENER_COMMANDS = ("renew", "recreate")
 
 EnqueueReply = Callable[[Outgoing], None]
 EnqueueEvent = Callable[[dict[str, Any]], None]
@@ -40,7 +38,7 @@ def broadcast(
         group_id = str(group["id"])
         enqueue(Outgoing(Reply(f"broadcast:{broadcast_id}:{group_id}:0", group_id, text)))
         chats += 1
-    _log.info("broadcast_enqueued", broadcast_id=broadcast_id, chats=chats, types=list(types))
+    _log.info(ev.BROADCAST_ENQUEUED, broadcast_id=broadcast_id, chats=chats, types=list(types))
     return {"broadcast_id": broadcast_id, "chats": chats, "types": list(types)}
 
 
@@ -72,13 +70,9 @@ def change_members(
 
 def ask_listener(rt: Runtime, command: str) -> dict[str, Any]:
     """Queue ``renew`` or ``recreate`` for the active listener, which acts on it within seconds."""
-    if command not in LISTENER_COMMANDS:
-        raise ValueError(f"listener commands are {', '.join(LISTENER_COMMANDS)}, not {command!r}")
-    keys = rt.platform.keys
+    item = listener_commands.encode(command)
     # RPUSH: the listener BLPOPs, so commands run in the order they were given.
-    rt.platform.redis.rpush(
-        keys.listener_commands, json.dumps({"command": command, "requested_at": time.time()})
-    )
+    rt.platform.redis.rpush(rt.platform.keys.listener_commands, item)
     return {"queued": command, "listeners": _listeners(rt)}
 
 
@@ -112,7 +106,7 @@ def replay_dead_letters(
             kept += 1
             continue
         replayed[str(source)] = replayed.get(str(source), 0) + 1
-    _log.info("dead_letters_replayed", replayed=replayed, kept=kept)
+    _log.info(ev.DEAD_LETTERS_REPLAYED, replayed=replayed, kept=kept)
     return {"replayed": replayed, "kept": kept, "remaining": rt.dead_letters.count()}
 
 
@@ -142,15 +136,6 @@ def status_report(rt: Runtime) -> dict[str, Any]:
         "token": rt.platform.tokens.counters(),
         "counters": rt.counters.all(),
     }
-
-
-def send_birthday_greetings(rt: Runtime, enqueue: EnqueueReply, today: date) -> dict[str, Any]:
-    """Greet today's birthdays in their private chats with the bot (the daily beat job)."""
-    chats = list(rt.platform.rest.iter_groups(["PrivateChat"]))
-    greetings = birthday_greetings(today, birthday_source(rt.settings), rt.directory, chats)
-    for group_id, text in greetings:
-        enqueue(Outgoing(Reply(f"birthday:{today.isoformat()}:{group_id}:0", group_id, text)))
-    return {"date": today.isoformat(), "greetings": len(greetings)}
 
 
 def _listeners(rt: Runtime) -> list[dict[str, Any]]:

@@ -1,5 +1,8 @@
 """Birthday greetings, sent once a day by the beat schedule through the normal reply path.
 
+This module decides who is greeted where; :mod:`tasks.smartfriend.jobs` is
+the Celery task and beat entry that run it.
+
 Where birthdays come from is a :class:`BirthdaySource`; the default reads the
 file named by the ``BIRTHDAYS_FILE`` setting, either JSON::
 
@@ -25,17 +28,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Protocol
 
-import structlog
-
 from glipbot.bot import CachingDirectory, Directory
 from glipbot.errors import NotFoundError
 from glipbot.events import Group, parse_group
-from glipbot.settings import Settings
+from glipbot.logging import get_logger
+from tasks.smartfriend.settings import SmartFriendSettings
 
 GREETING = "Happy birthday, {name}! 🎂 Wishing you a wonderful day."
 _MONTH_DAY = re.compile(r"^(?:\d{4}-)?(?P<month>\d{2})-(?P<day>\d{2})$")
 
-_log = structlog.get_logger(__name__)
+_log = get_logger(__name__)
 
 
 class BirthdayFileError(ValueError):
@@ -83,7 +85,7 @@ class FileBirthdaySource:
         return [_entry(row, self.path) for row in rows]
 
 
-def birthday_source(settings: Settings) -> BirthdaySource:
+def birthday_source(settings: SmartFriendSettings) -> BirthdaySource:
     """The source the settings name: the ``BIRTHDAYS_FILE``, or nobody."""
     return FileBirthdaySource(settings.birthdays_file) if settings.birthdays_file else NoBirthdays()
 
@@ -115,7 +117,7 @@ def birthday_greetings(
         person_id = _by_email(key, chat_of, people) if "@" in key else key
         group_id = chat_of.get(person_id or "")
         if person_id is None or group_id is None:
-            _log.info("birthdays.no_private_chat", person=key)
+            _log.info("birthdays_no_private_chat", person=key)
             continue
         greetings.setdefault(group_id, GREETING.format(name=_first_name(people, person_id)))
     return list(greetings.items())

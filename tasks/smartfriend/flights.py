@@ -28,11 +28,11 @@ def register(bot: Bot, providers: Providers) -> None:
         try:
             request = parse_flight_request(ctx.text, today=providers.today())
         except (FlightRequestError, InvalidDateError) as exc:
-            ctx.log.info("flights.unparsed", reason=type(exc).__name__)
+            ctx.log.info("flights_unparsed", reason=type(exc).__name__)
             ctx.say(problem_text(exc))
             return
         ticket = providers.flights.book(request)
-        ctx.log.info("flights.booked", flight=ticket.flight_number, date=str(ticket.date))
+        ctx.log.info("flights_booked", flight=ticket.flight_number, date=str(ticket.date))
         ctx.say(confirmation_text(ticket), card=confirmation_card(ticket))
 
 

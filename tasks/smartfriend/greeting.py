@@ -43,7 +43,7 @@ def first_name(ctx: Context, person_id: str) -> str:
     try:
         return ctx.person(person_id).first_name
     except NotFoundError:
-        ctx.log.info("greeting.person_unknown", person_id=person_id)
+        ctx.log.info("greeting_person_unknown", person_id=person_id)
         return ""
 
 

@@ -30,7 +30,7 @@ def test_the_demo_plays_the_seed_scenario_and_stops_everything(tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
 
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox.demo", "demo", "--exit"],
+        [sys.executable, "-m", "devtools.demo", "demo", "--exit"],
         cwd=tmp_path,  # state goes to ./.run, as in a fresh clone
         env=env,
         capture_output=True,
@@ -53,7 +53,7 @@ def test_the_demo_plays_the_seed_scenario_and_stops_everything(tmp_path: Path) -
 
 def test_make_down_with_nothing_up_says_so(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "sandbox.demo", "down"],
+        [sys.executable, "-m", "devtools.demo", "down"],
         cwd=tmp_path,
         capture_output=True,
         text=True,

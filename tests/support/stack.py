@@ -22,17 +22,13 @@ import redis
 import requests
 from celery import Celery
 
-from glipbot.settings import ENV_NAMES, Settings
-from sandbox.localredis import free_port
-from sandbox.testing import Person, SandboxProcess, as_person
-from tests.support.processes import (
-    ROOT,
-    FlowerProcess,
-    ListenerProcess,
-    ManagedProcess,
-    WorkerProcess,
-    wait_for,
-)
+from devtools.ports import free_port
+from devtools.processes import ManagedProcess, stop_all, wait_for
+from devtools.sandbox_process import SandboxProcess
+from glipbot.settings import Settings
+from sandbox.testing import Person, as_person
+from tasks import deployment_variables
+from tests.support.programs import ROOT, FlowerProcess, ListenerProcess, WorkerProcess
 from worker.celery import celery_config
 
 BOT_ID = "400000001"
@@ -107,10 +103,9 @@ class Stack:
 
     def stop(self) -> None:
         """Stop every process: SIGTERM to all at once, wait for each, SIGKILL what lingers."""
+        stop_all(self.processes)
         for proc in self.processes:
-            proc.terminate()
-        for proc in self.processes:
-            proc.stop()
+            proc.close()
         self.sandbox.stop()
         for person in self._people.values():
             person.close()
@@ -119,7 +114,7 @@ class Stack:
             self.redis.close()
 
     def _environment(self) -> dict[str, str]:
-        ours = set(ENV_NAMES.values())
+        ours = {v.name for v in deployment_variables()}
         inherited = {k: v for k, v in os.environ.items() if k not in ours}
         return {
             **inherited,
@@ -151,7 +146,7 @@ class Stack:
 
         def all_answer() -> bool:
             for worker in workers:
-                worker.assert_running()
+                worker.check_running()
             replies = self.celery.control.ping(
                 destination=sorted(names), timeout=0.3, limit=len(names)
             )
@@ -161,7 +156,7 @@ class Stack:
 
     def _flower_up(self) -> bool:
         assert self.flower is not None
-        self.flower.assert_running()
+        self.flower.check_running()
         try:
             resp = requests.get(f"{self.flower.url}/healthcheck", timeout=2)
         except requests.ConnectionError:

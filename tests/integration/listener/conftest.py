@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.testing import SandboxProcess, as_person
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import as_person
 from tests.integration.listener.listener_support import (
     BOT_ID,
     LEASE_TTL,

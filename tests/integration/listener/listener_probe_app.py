@@ -21,11 +21,10 @@ HANDLED = "probe:handled"
 
 
 @app.task(name="tasks.events.handle_event")
-def handle_event(envelope: dict[str, Any], fence: int | None = None) -> None:
-    """Record the call: the envelope's uuid and event type, and the fence."""
+def handle_event(envelope: dict[str, Any]) -> None:
+    """Record the call: the envelope's uuid, event type and text."""
     record = {
         "uuid": envelope["uuid"],
-        "fence": fence,
         "eventType": envelope["body"]["eventType"],
         "text": envelope["body"].get("text"),
     }

@@ -1,7 +1,8 @@
 """Helpers of the listener's integration tests (the fixtures are in conftest.py).
 
-The process helpers (``ListenerProcess``, ``wait_for``) live in :mod:`tests.support.processes`,
-shared with the stack tests; they are re-exported here for the listener suite.
+The process helpers (``ListenerProcess`` in :mod:`tests.support.programs`, ``wait_for`` in
+:mod:`devtools.processes`) are shared with the stack tests; they are re-exported here for the
+listener suite.
 """
 
 from __future__ import annotations
@@ -12,8 +13,9 @@ from typing import Any
 
 import redis
 
-from sandbox.testing import SandboxProcess
-from tests.support.processes import ROOT, ListenerProcess, wait_for
+from devtools.processes import wait_for
+from devtools.sandbox_process import SandboxProcess
+from tests.support.programs import ROOT, ListenerProcess
 
 __all__ = [
     "BOT_ID",
@@ -34,15 +36,13 @@ LEASE_TTL = "3"
 
 
 def queued_events(client: redis.Redis, queue: str = "events") -> list[dict[str, Any]]:
-    """Every Celery message in ``queue``, oldest first, as ``{uuid, fence, envelope, message}``."""
+    """Every Celery message in ``queue``, oldest first, as ``{uuid, envelope, message}``."""
     out = []
     for raw in reversed(client.lrange(queue, 0, -1)):
         message = json.loads(raw)
         _args, kwargs, _embed = json.loads(base64.b64decode(message["body"]))
         env = kwargs["envelope"]
-        out.append(
-            {"uuid": env["uuid"], "fence": kwargs["fence"], "envelope": env, "message": message}
-        )
+        out.append({"uuid": env["uuid"], "envelope": env, "message": message})
     return out
 
 

@@ -13,7 +13,9 @@ import pytest
 import redis
 from celery import Celery
 
-from listener.enqueue import QUEUE, TASK_NAME, CeleryMessages
+from glipbot.contracts import EVENTS_QUEUE as QUEUE
+from glipbot.contracts import HANDLE_EVENT, handle_event_kwargs
+from listener.enqueue import CeleryMessages
 from tests.integration.listener.listener_support import ROOT, posts_in_queue, wait_for
 
 pytestmark = pytest.mark.integration
@@ -63,7 +65,7 @@ def test_a_real_celery_worker_consumes_the_listeners_messages(
     celery_worker: subprocess.Popen[bytes],
 ) -> None:
     john, group_id = john_chat
-    fence = start_listener("a").wait_leader()["fence"]
+    start_listener("a").wait_leader()
 
     texts = [f"for the worker {i}" for i in range(5)]
     for text in texts:
@@ -75,7 +77,6 @@ def test_a_real_celery_worker_consumes_the_listeners_messages(
     wait_for(lambda: {h["text"] for h in handled()} >= set(texts), timeout=30, interval=0.2)
     posts = [h for h in handled() if h["eventType"] == "PostAdded"]
     assert sorted(h["text"] for h in posts) == sorted(texts)
-    assert {h["fence"] for h in handled()} == {fence}
     assert posts_in_queue(redis_client) == {}  # consumed, nothing left behind
 
 
@@ -110,8 +111,8 @@ def test_a_pipelined_message_decodes_exactly_like_send_task(redis_url: str) -> N
     envelope = {"uuid": "u-1", "event": "/restapi/v1.0/glip/posts", "body": {"text": "é"}}
     messages = CeleryMessages(app)
 
-    _task_id, key, ours = messages.build(envelope, 7)
-    app.send_task(TASK_NAME, kwargs={"envelope": envelope, "fence": 7}, queue=QUEUE)
+    _task_id, key, ours = messages.build(envelope)
+    app.send_task(HANDLE_EVENT, kwargs=handle_event_kwargs(envelope), queue=QUEUE)
     theirs = client.rpop(QUEUE)
     assert isinstance(theirs, bytes)
     messages.close()

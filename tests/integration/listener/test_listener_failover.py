@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import time
 from typing import Any
 
@@ -30,7 +31,7 @@ def test_a_standby_takes_over_from_a_killed_leader_and_resumes_from_the_stored_t
         john.post("/glip/posts", json={"groupId": group_id, "text": f"pre {i}"})
     wait_for(lambda: posts_in_queue(redis_client).get("pre 2"), timeout=5)
 
-    leader.proc.kill()  # SIGKILL: no lease release, no shutdown hook
+    leader.signal(signal.SIGKILL)  # no lease release, no shutdown hook
     killed_at = time.monotonic()
     during = [f"during {i}" for i in range(10)]
     for text in during:
@@ -50,5 +51,3 @@ def test_a_standby_takes_over_from_a_killed_leader_and_resumes_from_the_stored_t
     assert {t: queued.get(t) for t in expected} == dict.fromkeys(expected, 1)
     uuids = [e["uuid"] for e in queued_events(redis_client)]
     assert len(uuids) == len(set(uuids))
-    fences = {e["envelope"]["body"].get("text"): e["fence"] for e in queued_events(redis_client)}
-    assert all(fences[t] == second["fence"] for t in [*during, "post"])

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis
 
-from sandbox.testing import SandboxProcess
+from devtools.sandbox_process import SandboxProcess
 from tests.integration.listener.listener_support import (
     SUBSCRIPTION_LIFETIME,
     posts_in_queue,
@@ -122,6 +122,12 @@ def test_ops_commands_renew_and_recreate(
     redis_client.rpush("glipbot:listener:commands", json.dumps({"command": "recreate"}))
     wait_for(lambda: listener.health()[1]["subscription_id"] != old_id, timeout=5)
 
-    deletes = sandbox.control.requests(path=f"/restapi/v1.0/subscription/{old_id}", method="DELETE")
+    # The keeper adopts the new subscription (what /healthz shows) before deleting the old one.
+    deletes = wait_for(
+        lambda: sandbox.control.requests(
+            path=f"/restapi/v1.0/subscription/{old_id}", method="DELETE"
+        ),
+        timeout=5,
+    )
     assert [d["status"] for d in deletes] == [204]
     assert listener.health()[1]["metrics"]["subscription_gaps"] == 0

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import redis
 
-from sandbox.testing import DEFAULT_CLIENT_SECRET, SandboxProcess
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import DEFAULT_CLIENT_SECRET
 from tests.integration.listener.listener_support import (
     bot_subscription,
     posts_in_queue,

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from sandbox.testing import Person, SandboxProcess, as_person
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import Person, as_person
 
 SHORT_ARGS = (
     "--token-lifetime",

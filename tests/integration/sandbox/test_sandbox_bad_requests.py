@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from sandbox.testing import Person, SandboxProcess
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import Person
 from tests.support.openapi import assert_error_body
 
 TEAM = "500000001"

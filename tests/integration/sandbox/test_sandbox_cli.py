@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from sandbox.testing import SandboxProcess, SandboxStartError
+from devtools.sandbox_process import SandboxProcess, SandboxStartError
 
 
 def test_help_documents_every_flag_with_its_default() -> None:

@@ -7,7 +7,8 @@ import time
 import pytest
 import requests
 
-from sandbox.testing import Person, SandboxProcess, login
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import Person, login
 from tests.support.openapi import assert_error_body
 
 POSTS = "/restapi/v1.0/glip/posts"

@@ -6,8 +6,9 @@ import asyncio
 import time
 from typing import Any
 
+from devtools.sandbox_process import SandboxProcess
 from sandbox.crypto import decrypt_notification
-from sandbox.testing import BOT_TOKEN, Person, SandboxProcess, as_person
+from sandbox.testing import BOT_TOKEN, Person, as_person
 from tests.support.pubnub_sdk import subscribe, subscribed
 
 BOT_ID = "400000001"

@@ -6,8 +6,9 @@ import time
 
 import requests
 
+from devtools.sandbox_process import SandboxProcess
 from sandbox.oauth import make_jwt
-from sandbox.testing import BOT_TOKEN, Person, SandboxProcess, login
+from sandbox.testing import BOT_TOKEN, Person, login
 from tests.support.openapi import assert_error_body
 
 CLIENT = ("sandbox-client-id", "sandbox-client-secret")

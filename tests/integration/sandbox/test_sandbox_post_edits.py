@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
+from devtools.sandbox_process import SandboxProcess
 from sandbox.crypto import decrypt_notification
-from sandbox.testing import Person, SandboxProcess, as_person
+from sandbox.testing import Person, as_person
 from tests.support.openapi import assert_error_body, assert_response, throttling_group
 from tests.support.pubnub_sdk import subscribe, subscribed
 

@@ -6,7 +6,8 @@ import time
 
 import requests
 
-from sandbox.testing import BOT_TOKEN, Person, SandboxProcess, as_person
+from devtools.sandbox_process import SandboxProcess
+from sandbox.testing import BOT_TOKEN, Person, as_person
 from tests.support.openapi import assert_error_body
 
 HEADERS = (

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from devtools.sandbox_process import SandboxProcess
 from sandbox.batch import parse_multipart
-from sandbox.testing import Person, SandboxProcess
+from sandbox.testing import Person
 from tests.support.openapi import assert_error_body, assert_response, throttling_group
 
 BOT_ID = "400000001"

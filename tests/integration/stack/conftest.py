@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from sandbox.localredis import LocalRedis
+from devtools.localredis import LocalRedis
 from tests.support.stack import Stack
 
 _FAILED = pytest.StashKey[bool]()

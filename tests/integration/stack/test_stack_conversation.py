@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.processes import wait_for
+from devtools.processes import wait_for
 from tests.support.stack import BOT_ID, JANE_ID, JOHN_ID, Stack, mention, timed
 
 GREETING = "Hi John, Nice to meet you! How can I help you?"

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.processes import wait_for
+from devtools.processes import wait_for
 from tests.support.stack import BOT_ID, POSTS, Stack
 
 HTTP_TIMEOUT = 3.0

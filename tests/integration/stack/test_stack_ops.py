@@ -22,11 +22,12 @@ from typing import Any
 import pytest
 import requests
 
+from devtools.processes import wait_for
 from glipbot.bot import Reply
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
 from tests.integration.stack.stack_bot import DEFUSED
-from tests.support.processes import ROOT, wait_for
+from tests.support.programs import ROOT
 from tests.support.stack import BOT_ID, FLOWER_AUTH, JANE_ID, JOHN_ID, Stack
 from worker.replies import Outgoing
 

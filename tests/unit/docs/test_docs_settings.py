@@ -1,7 +1,11 @@
 """The operator's guide (and the README's configuration table) agree with the code.
 
 * the guide's settings table, and the README's "Configuration" table when the
-  README has one, list exactly the variables of ``glipbot.settings.ENV_NAMES``;
+  README has one, list exactly the variables the deployment reads (the
+  ``setting()`` fields of the platform's and SmartFriend's settings, see
+  ``tasks.deployment_variables``), each with the default in effect in the code;
+* the README's table says what each variable is for in the words of its field's
+  description;
 * the guide's table of deployment-only variables lists none of them;
 * every ``python -m tasks.ops ...`` command line in the guide parses with the
   CLI's own parser;
@@ -18,14 +22,16 @@ from pathlib import Path
 
 import pytest
 
-from glipbot.settings import ENV_NAMES
+from glipbot.settings import Variable
+from tasks import deployment_variables
 from tasks.ops.__main__ import build_parser
 
 ROOT = Path(__file__).resolve().parents[3]
 GUIDE = ROOT / "docs" / "operators-guide.md"
 README = ROOT / "README.md"
 
-SETTINGS = frozenset(ENV_NAMES.values())
+VARIABLES: dict[str, Variable] = {v.name: v for v in deployment_variables()}
+SETTINGS = frozenset(VARIABLES)
 #: Options of ``python -m tasks.ops`` that print help and exit instead of running.
 HELP_FLAGS = frozenset({"-h", "--help"})
 _CLI = "python -m tasks.ops"
@@ -70,6 +76,60 @@ def _table_names(markdown: str, first_header: str) -> list[str]:
     return names
 
 
+def _table_rows(markdown: str, first_header: str) -> list[list[str]]:
+    """The body rows of every table of ``markdown`` whose first column is ``first_header``."""
+    return [
+        row
+        for header, rows in _tables(markdown)
+        if header and header[0].lower() == first_header
+        for row in rows
+    ]
+
+
+def _readme_rows() -> list[list[str]]:
+    return [row for _, rows in _tables(_section(_readme(), "Configuration")) for row in rows]
+
+
+def _readme() -> str:
+    return README.read_text(encoding="utf-8")
+
+
+def _documented_default(cell: str) -> str | None:
+    """The default a table cell states: "" for a cell that says empty, else its first code span."""
+    if re.match(r"\(?empty\b", cell, re.IGNORECASE):
+        return ""
+    found = re.search(r"`([^`]*)`", cell)
+    return found.group(1) if found else None
+
+
+def _states(documented: str | None, default: object) -> bool:
+    """Whether the documented text is the code's default (``15`` or ``15.0`` for 15.0)."""
+    if documented is None:
+        return False
+    if isinstance(default, bool):
+        return documented.lower() == str(default).lower()
+    if isinstance(default, int | float):
+        try:
+            return float(documented) == default
+        except ValueError:
+            return False
+    return documented == default
+
+
+def _wrong_defaults(rows: list[list[str]], column: int) -> list[str]:
+    """``NAME: the docs say ..., the code ...`` for each row whose default differs from the code."""
+    wrong = []
+    for row in rows:
+        for name in re.findall(r"`([A-Z][A-Z0-9_]*)`", row[0]):
+            if name in VARIABLES and not _states(
+                _documented_default(row[column]), VARIABLES[name].default
+            ):
+                wrong.append(
+                    f"{name}: the docs say {row[column]!r}, the code {VARIABLES[name].default!r}"
+                )
+    return wrong
+
+
 def _difference(listed: list[str]) -> dict[str, list[str]]:
     return {
         "missing": sorted(SETTINGS - set(listed)),
@@ -84,13 +144,32 @@ def test_the_guides_settings_table_lists_every_setting_once_and_nothing_else() -
     assert _difference(listed) == {"missing": [], "unknown": [], "twice": []}
 
 
+def test_the_guides_settings_table_states_each_default_as_the_code_does() -> None:
+    rows = _table_rows(_guide(), "setting")
+    header = next(h for h, _ in _tables(_guide()) if h and h[0].lower() == "setting")
+    assert _wrong_defaults(rows, header.index("default")) == []
+
+
 def test_the_readmes_configuration_table_lists_every_setting_once_and_nothing_else() -> None:
-    section = _section(README.read_text(encoding="utf-8"), "Configuration")
-    tables = _tables(section)
-    if not tables:
+    rows = _readme_rows()
+    if not rows:
         pytest.skip("README.md has no Configuration table yet")
-    listed = [name for _, rows in tables for name in _first_column_names(rows)]
-    assert _difference(listed) == {"missing": [], "unknown": [], "twice": []}
+    assert _difference(_first_column_names(rows)) == {"missing": [], "unknown": [], "twice": []}
+
+
+def test_the_readmes_configuration_table_states_each_default_as_the_code_does() -> None:
+    assert _wrong_defaults(_readme_rows(), 1) == []
+
+
+def test_the_readmes_configuration_table_describes_each_setting_as_its_field_does() -> None:
+    """The meaning column is the ``setting()`` description: one text, in the code."""
+    different = [
+        f"{name}: the README says {row[2]!r}, the field {VARIABLES[name].description!r}"
+        for row in _readme_rows()
+        for name in _first_column_names([row])
+        if name in VARIABLES and row[2] != VARIABLES[name].description
+    ]
+    assert different == []
 
 
 def test_the_deployment_only_variables_are_not_settings() -> None:

@@ -5,18 +5,27 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
 
 from glipbot.errors import NotFoundError, RateLimitedError, ServerError
+from glipbot.retry import RetryPolicy
 from glipbot.state.keys import Keys
 from listener.metrics import Metrics
-from listener.subscription import EVENT_FILTERS, SubscriptionInfo, SubscriptionKeeper
+from listener.subscription import (
+    EVENT_FILTERS,
+    RETRY_POLICY,
+    SubscriptionInfo,
+    SubscriptionKeeper,
+)
 
 KEYS = Keys("t:")
 LIFETIME = 6
+#: The keeper's own policy with the jitter at its top (1.0): delays are exact.
+NO_JITTER = replace(RETRY_POLICY, jitter=lambda: 1.0)
 
 
 class FakeApi:
@@ -77,7 +86,7 @@ class FakeApi:
 class World:
     """A keeper with a fake clock and API, and a record of transport moves."""
 
-    def __init__(self, client: aioredis.Redis) -> None:
+    def __init__(self, client: aioredis.Redis, retry: RetryPolicy = NO_JITTER) -> None:
         self.now = 1000.0
         self.api = FakeApi()
         self.metrics = Metrics()
@@ -92,7 +101,7 @@ class World:
             renew_margin=120,
             check_interval=3600,
             clock=lambda: self.now,
-            jitter=lambda: 1.0,
+            retry=retry,
         )
 
     async def _moved(self, new: SubscriptionInfo, old: SubscriptionInfo | None) -> None:
@@ -103,11 +112,15 @@ class World:
         return await self.keeper.step()
 
 
-def run(redis_url: str, scenario: Callable[[World, aioredis.Redis], Awaitable[None]]) -> None:
+def run(
+    redis_url: str,
+    scenario: Callable[[World, aioredis.Redis], Awaitable[None]],
+    retry: RetryPolicy = NO_JITTER,
+) -> None:
     async def main() -> None:
         client = aioredis.Redis.from_url(redis_url, decode_responses=True)
         try:
-            await scenario(World(client), client)
+            await scenario(World(client, retry), client)
         finally:
             await client.aclose()
 
@@ -183,6 +196,23 @@ def test_retries_stay_well_inside_a_short_remaining_lifetime(redis_url: str) -> 
         assert w.keeper.live()
 
     run(redis_url, scenario)
+
+
+def test_the_jitter_spreads_retries_below_the_lifetime_cap_too(redis_url: str) -> None:
+    """The third of the remaining lifetime caps the back-off before the jitter, not after."""
+
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        await w.step_at(1000)  # expires at 1006, renew due at 1004
+        w.api.fail = [ServerError("503", status=503)] * 3
+        delays = [await w.step_at(1004)]
+        while w.api.fail:
+            delays.append(await w.step_at(w.now + delays[-1]))
+        # Jitter at its bottom halves min(back-off, remaining / 3):
+        # min(0.5, 2 / 3) / 2, then min(1, 1.75 / 3) / 2, then min(2, x / 3) / 2.
+        second = 1.75 / 6
+        assert delays == pytest.approx([0.25, second, (1.75 - second) / 6])
+
+    run(redis_url, scenario, replace(RETRY_POLICY, jitter=lambda: 0.0))
 
 
 def test_a_429_on_renewal_waits_out_the_platforms_penalty(redis_url: str) -> None:

@@ -8,9 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from glipbot.settings import Settings
 from glipbot.testing import BOT_ID, JOHN_ID, FakeDirectory
-from tasks.smartfriend import FileBirthdaySource, birthday_greetings, birthday_source
+from tasks.smartfriend import (
+    FileBirthdaySource,
+    SmartFriendSettings,
+    birthday_greetings,
+    birthday_source,
+)
 from tasks.smartfriend.birthdays import BirthdayFileError, NoBirthdays
 
 JANE_ID, BOB_ID = "1002", "1003"
@@ -88,8 +92,19 @@ def test_a_malformed_file_is_reported(tmp_path: Path, content: str) -> None:
 
 
 def test_the_setting_names_the_file(tmp_path: Path) -> None:
-    settings = Settings.from_env({"BIRTHDAYS_FILE": str(tmp_path / "b.json")}, env_file=None)
-    source = birthday_source(settings)
+    environ = {"BIRTHDAYS_FILE": str(tmp_path / "b.json")}
+    source = birthday_source(SmartFriendSettings.from_env(environ, env_file=None))
     assert isinstance(source, FileBirthdaySource)
     assert source.path == tmp_path / "b.json"
-    assert isinstance(birthday_source(Settings.from_env({}, env_file=None)), NoBirthdays)
+    assert isinstance(birthday_source(SmartFriendSettings.from_env({}, env_file=None)), NoBirthdays)
+
+
+def test_the_environment_wins_over_the_env_file_as_for_the_platforms_settings(
+    tmp_path: Path,
+) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("BIRTHDAYS_FILE=from-file.json\n")
+
+    assert SmartFriendSettings.from_env({}, env_file=env_file).birthdays_file == "from-file.json"
+    environ = {"BIRTHDAYS_FILE": "from-env.csv"}
+    assert SmartFriendSettings.from_env(environ, env_file=env_file).birthdays_file == "from-env.csv"

@@ -10,9 +10,9 @@ import pytest
 import redis
 
 from glipbot.bot import Reply
-from glipbot.errors import BadRequestError, NetworkError, RateLimitedError
+from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, RetryLater
 from glipbot.state.keys import Keys
-from worker.replies import ORDER_TIMEOUT, NotYourTurnError, Outgoing, ReplyBusyError, ReplyPoster
+from worker.replies import ORDER_TIMEOUT, Outgoing, ReplyPoster
 
 KEYS = Keys("test:")
 BOT = "7777"
@@ -145,7 +145,7 @@ def test_a_later_reply_waits_for_the_earlier_one(chat: FakeChat, poster: ReplyPo
     poster.turns.handled("g", 2, 1)
     later = Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), seq=2)
 
-    with pytest.raises(NotYourTurnError):
+    with pytest.raises(RetryLater):
         poster.deliver(later, wait=0.05)
     poster.deliver(Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), seq=1))
     poster.deliver(later)
@@ -186,7 +186,7 @@ def test_the_lock_holds_through_a_post_slower_than_its_ttl(
         time.sleep(1.0)  # three lock lifetimes
         try:
             other.post_once(reply)
-        except ReplyBusyError as exc:
+        except RetryLater as exc:
             busy.append(exc)
         return original(*args, **kwargs)
 
@@ -205,7 +205,7 @@ def test_the_lock_of_a_dead_worker_lapses_within_its_ttl(
     # A worker took the lock and died: nobody extends it any more.
     redis_client.set(f"{KEYS.reply(reply.key)}:lock", "dead-worker", px=300)
 
-    with pytest.raises(ReplyBusyError):
+    with pytest.raises(RetryLater):
         poster.post_once(reply)
     time.sleep(0.4)
 

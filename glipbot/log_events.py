@@ -1,0 +1,78 @@
+"""Every log event the platform writes, named in one place, one style (snake_case).
+
+Processes log ``log.info(ev.REPLY_POSTED, post_id=...)`` with the context as
+keys, never a sentence; operators grep and alert on these names, so a name is
+changed only with a CHANGELOG entry. A bot author's own events (``ctx.log``)
+are the bot's to name.
+"""
+
+from __future__ import annotations
+
+# -- The platform client (glipbot.platform) --
+
+ACCESS_TOKEN_REFUSED = "access_token_refused"
+HTTP_RESPONSE = "http_response"
+TOKEN_LOCK_EXPIRED_WHILE_HELD = "token_lock_expired_while_held"
+TOKEN_REFRESH_REFUSED = "token_refresh_refused"
+TOKEN_STORE_CORRUPT = "token_store_corrupt"
+
+# -- The bot framework (glipbot.bot) --
+
+BOT_DISPATCH = "bot_dispatch"
+BOT_IGNORED = "bot_ignored"
+
+# -- The workers: tasks, dispatch, reply delivery (worker, tasks) --
+
+BROADCAST_ENQUEUED = "broadcast_enqueued"
+CHAT_ORDER_FORCED = "chat_order_forced"
+DEAD_LETTERS_REPLAYED = "dead_letters_replayed"
+EVENT_GIVEN_UP = "event_given_up"
+EVENT_HANDLED = "event_handled"
+EVENT_INVALID = "event_invalid"
+EVENT_RETRY = "event_retry"
+HANDLER_FAILED = "handler_failed"
+REPLY_DEAD_LETTERED = "reply_dead_lettered"
+REPLY_LOCK_LOST = "reply_lock_lost"
+REPLY_POSTED = "reply_posted"
+REPLY_RECONCILED = "reply_reconciled"
+REPLY_RETRY = "reply_retry"
+TASK_RETRY = "task_retry"
+
+# -- The listener (listener) --
+
+EVENT_DEAD_LETTERED = "event_dead_lettered"
+EVENT_DUPLICATE = "event_duplicate"
+EVENT_ENQUEUED = "event_enqueued"
+EVENT_FENCED = "event_fenced"
+HEALTH_CHANGED = "health_changed"
+LEASE_ACQUIRED = "lease_acquired"
+LEASE_EXTEND_FAILED = "lease_extend_failed"
+LEASE_LOST = "lease_lost"
+LEASE_LOST_STOPPED_CONSUMING = "lease_lost_stopped_consuming"
+LEASE_RELEASED = "lease_released"
+LISTENER_STARTED = "listener_started"
+LISTENER_STOPPED = "listener_stopped"
+LISTENER_TASK_CRASHED = "listener_task_crashed"
+OPS_COMMAND = "ops_command"
+OPS_COMMAND_DROPPED = "ops_command_dropped"
+OPS_COMMAND_UNKNOWN = "ops_command_unknown"
+PUBNUB_MESSAGE_CALLBACK_FAILED = "pubnub_message_callback_failed"
+PUBNUB_STATUS = "pubnub_status"
+PUBNUB_STATUS_CALLBACK_FAILED = "pubnub_status_callback_failed"
+PUBNUB_STOP_FAILED = "pubnub_stop_failed"
+PUBNUB_SUBSCRIBED = "pubnub_subscribed"
+REDIS_UNREACHABLE = "redis_unreachable"
+REDIS_WRITE_FAILED = "redis_write_failed"
+SHUTDOWN_DRAIN_FAILED = "shutdown_drain_failed"
+SUBSCRIPTION_ATTEMPT_FAILED = "subscription_attempt_failed"
+SUBSCRIPTION_CLEANUP_FAILED = "subscription_cleanup_failed"
+SUBSCRIPTION_CREATED = "subscription_created"
+SUBSCRIPTION_DELETE_FAILED = "subscription_delete_failed"
+SUBSCRIPTION_DELETED = "subscription_deleted"
+SUBSCRIPTION_GAP = "subscription_gap"
+SUBSCRIPTION_INACTIVE = "subscription_inactive"
+SUBSCRIPTION_LOST = "subscription_lost"
+SUBSCRIPTION_RENEWED = "subscription_renewed"
+SUBSCRIPTION_REUSED = "subscription_reused"
+SUBSCRIPTION_UNUSABLE = "subscription_unusable"
+TRANSPORT_ON_SUBSCRIPTION = "transport_on_subscription"

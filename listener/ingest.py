@@ -1,0 +1,243 @@
+"""Per message: decrypt, validate, de-duplicate, enqueue; bad input to dead letters.
+
+Second step of an event's path, after :mod:`listener.transports`. The
+transport calls :meth:`Ingest.submit` from its message callback (cheap,
+never raises); :meth:`Ingest.run` drains the buffer in batches so a burst is
+written in one Redis round trip (see :mod:`listener.enqueue`). A batch is
+retried until Redis takes it or the lease is gone; the stored timetoken
+moves only after its events are enqueued, so a crash replays, never skips.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+from glipbot import log_events as ev
+from glipbot.contracts.chat_order import ENQUEUE_SCRIPT, Enqueued, enqueue_call
+from glipbot.errors import InvalidEventError
+from glipbot.events import chat_id, parse_event
+from glipbot.logging import get_logger
+from glipbot.state.deadletters import DeadLetters
+from glipbot.state.keys import Keys
+from listener.decrypt import DecryptError, Decryptor
+from listener.enqueue import SAVE_TIMETOKEN_SCRIPT, CeleryMessages
+from listener.lease import Lease
+from listener.metrics import Metrics
+
+log = get_logger(__name__)
+
+#: The most events written in one Redis round trip.
+MAX_BATCH = 500
+#: Dead-letter reasons besides :mod:`listener.decrypt`'s.
+UNKNOWN_CHANNEL = "unknown_channel"
+INVALID_EVENT = "invalid_event"
+UNEXPECTED = "unexpected_error"
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One PubNub message as the transport saw it."""
+
+    channel: str
+    timetoken: int
+    payload: Any
+
+
+class Ingest:
+    """Turns transport messages into Celery messages, in order, in batches."""
+
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        keys: Keys,
+        lease: Lease,
+        messages: Callable[[], CeleryMessages],
+        dead_letters: DeadLetters,
+        metrics: Metrics,
+        *,
+        dedup_ttl: int,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._redis = client
+        self._keys = keys
+        self._lease = lease
+        self._messages_factory = messages
+        self._messages: CeleryMessages | None = None
+        self._dead = dead_letters
+        self._metrics = metrics
+        self._dedup_ttl = dedup_ttl
+        self._sleep = sleep
+        self._buffer: asyncio.Queue[Incoming] = asyncio.Queue()
+        self._decryptors: dict[str, Decryptor] = {}
+        self._enqueue = client.register_script(ENQUEUE_SCRIPT)
+        self._save_tt = client.register_script(SAVE_TIMETOKEN_SCRIPT)
+        self.last_event_at: float | None = None
+        self.last_timetoken: int | None = None
+
+    def add_channel(self, channel: str, encryption_key: str) -> None:
+        """Decrypt messages of ``channel`` with ``encryption_key`` (kept across moves)."""
+        self._decryptors[channel] = Decryptor(encryption_key)
+
+    def submit(self, channel: str, timetoken: int, payload: Any) -> None:
+        """Queue one message for processing (called from the transport's callback)."""
+        now = time.time()
+        self.last_event_at = now
+        self._metrics.inc("events_received")
+        self._buffer.put_nowait(Incoming(channel, timetoken, payload))
+
+    def pending(self) -> int:
+        """Messages received but not yet processed."""
+        return self._buffer.qsize()
+
+    def discard_pending(self) -> int:
+        """Drop what is buffered (the lease is gone: the next leader replays it)."""
+        dropped = 0
+        while not self._buffer.empty():
+            self._buffer.get_nowait()
+            dropped += 1
+        return dropped
+
+    async def run(self) -> None:
+        """Process batches until cancelled."""
+        while True:
+            batch = [await self._buffer.get()]
+            while len(batch) < MAX_BATCH and not self._buffer.empty():
+                batch.append(self._buffer.get_nowait())
+            await self.process(batch)
+
+    async def drain(self) -> None:
+        """Process whatever is buffered now (at shutdown, before releasing the lease)."""
+        while not self._buffer.empty():
+            batch: list[Incoming] = []
+            while len(batch) < MAX_BATCH and not self._buffer.empty():
+                batch.append(self._buffer.get_nowait())
+            await self.process(batch)
+
+    async def process(self, batch: list[Incoming]) -> None:
+        """Decrypt and validate each message, then enqueue the good ones in one round trip."""
+        good: list[tuple[dict[str, Any], str]] = []
+        for item in batch:
+            valid = await self._validate(item)
+            if valid is not None:
+                good.append(valid)
+        await self._write(good, max(item.timetoken for item in batch))
+
+    async def _validate(self, item: Incoming) -> tuple[dict[str, Any], str] | None:
+        """The notification and its chat id, or None (dead-lettered)."""
+        decryptor = self._decryptors.get(item.channel)
+        data: Any = None
+        try:
+            if decryptor is None:
+                raise DecryptError(UNKNOWN_CHANNEL)
+            data = decryptor.decrypt(item.payload)
+            chat = chat_id(parse_event(data))
+        except DecryptError as exc:
+            await self._dead_letter(item, exc.reason, None)
+            return None
+        except InvalidEventError as exc:
+            await self._dead_letter(item, INVALID_EVENT, data, detail=exc.reason)
+            return None
+        except Exception as exc:  # a poison message must not end the reign (and replay forever)
+            await self._dead_letter(item, UNEXPECTED, data, detail=type(exc).__name__)
+            return None
+        return data, chat  # parse_event accepted it, so it is a dict
+
+    async def _dead_letter(self, item: Incoming, reason: str, data: Any, detail: str = "") -> None:
+        event_uuid = data.get("uuid") if isinstance(data, dict) else None
+        self._metrics.inc("dead_letters", reason=reason)
+        # Never log the payload: it is ciphertext at best and a post's text at worst.
+        log.warning(
+            ev.EVENT_DEAD_LETTERED,
+            reason=reason,
+            detail=detail,
+            channel=item.channel,
+            timetoken=item.timetoken,
+            event_uuid=event_uuid,
+        )
+        context = {"channel": item.channel, "timetoken": item.timetoken, "detail": detail}
+        if event_uuid:
+            context["event_uuid"] = event_uuid
+        while True:
+            try:
+                # The ciphertext is kept (replayable with the key); never the key itself.
+                await asyncio.to_thread(
+                    self._dead.push, "listener", reason, item.payload, **context
+                )
+                return
+            except (RedisError, OSError) as exc:
+                if not await self._redis_failed(exc):
+                    return
+
+    async def _write(self, good: list[tuple[dict[str, Any], str]], timetoken: int) -> None:
+        while True:
+            lease_value = self._lease.value
+            if lease_value is None:
+                self._metrics.inc("fenced", len(good))
+                return
+            try:
+                if self._messages is None:
+                    self._messages = self._messages_factory()
+                built = [(env, chat, self._messages.build(env)) for env, chat in good]
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for env, chat, (task_id, queue_key, payload) in built:
+                        await self._enqueue(
+                            **enqueue_call(
+                                self._keys,
+                                lease_value=lease_value,
+                                event_uuid=env["uuid"],
+                                chat=chat,
+                                queue_key=queue_key,
+                                message=payload,
+                                task_id=task_id,
+                                dedup_ttl=self._dedup_ttl,
+                            ),
+                            client=pipe,
+                        )
+                    await self._save_tt(
+                        keys=[self._keys.listener_lease, self._keys.timetoken],
+                        args=[lease_value, str(timetoken)],
+                        client=pipe,
+                    )
+                    results = await pipe.execute()
+            except (RedisError, OSError) as exc:
+                if not await self._redis_failed(exc):
+                    return
+                continue
+            self._metrics.set_gauge("redis_up", 1)
+            self._account(built, results)
+            if results[-1] >= 0:
+                self.last_timetoken = timetoken
+            return
+
+    def _account(self, built: list[Any], results: list[Any]) -> None:
+        for (env, _, (task_id, _, _)), code in zip(built, results, strict=False):
+            if code == Enqueued.ENQUEUED:
+                self._metrics.inc("enqueued")
+                # Debug: one line per event would cap the listener's throughput.
+                log.debug(
+                    ev.EVENT_ENQUEUED,
+                    event_uuid=env["uuid"],
+                    task_id=task_id,
+                    subscription_id=env.get("subscriptionId"),
+                )
+            elif code == Enqueued.DUPLICATE:
+                self._metrics.inc("duplicates")
+                log.info(ev.EVENT_DUPLICATE, event_uuid=env["uuid"])
+            else:
+                self._metrics.inc("fenced")
+                log.warning(ev.EVENT_FENCED, event_uuid=env["uuid"], fence=self._lease.fence)
+
+    async def _redis_failed(self, exc: Exception) -> bool:
+        """Count and log a Redis failure; wait and say whether to retry (lease still held)."""
+        self._metrics.inc("redis_errors")
+        self._metrics.set_gauge("redis_up", 0)
+        log.error(ev.REDIS_WRITE_FAILED, error=str(exc))
+        await self._sleep(0.5)
+        return self._lease.held

@@ -1,0 +1,44 @@
+"""Where a transport starts reading a channel: the resume policy.
+
+Before the first event of a subscription can travel (transport → ingest →
+queue), the transport must be told from which PubNub timetoken to read. The
+keeper hands over each adopted subscription (:mod:`listener.subscription`),
+and this policy answers:
+
+* a channel this process just **created**: nothing on it predates the
+  creation, so read from :data:`NEW_CHANNEL_LOOKBACK` seconds ago; it absorbs
+  clock skew and catches what was published before we subscribed;
+* a **reused** channel (a restart, a new leader, a renewal that moved the
+  channel): from the stored timetoken, the last one whose events ingest
+  enqueued, so a change of hands replays and never skips; with none stored,
+  from now.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import redis.asyncio as aioredis
+
+from glipbot.state.keys import Keys
+from listener.subscription import SubscriptionInfo
+
+#: Seconds before now where a brand-new channel is read from.
+NEW_CHANNEL_LOOKBACK = 60.0
+#: PubNub timetokens count tenths of microseconds since the epoch.
+TIMETOKENS_PER_SECOND = 10_000_000
+
+
+async def resume_timetoken(
+    subscription: SubscriptionInfo,
+    client: aioredis.Redis,
+    keys: Keys,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> int | None:
+    """The timetoken to resume ``subscription``'s channel from (None: from now)."""
+    if subscription.created:
+        return int((clock() - NEW_CHANNEL_LOOKBACK) * TIMETOKENS_PER_SECOND)
+    raw = await client.get(keys.timetoken)
+    return int(raw) if raw else None

@@ -1,0 +1,154 @@
+"""The PubNub transport, with the real SDK and its known defects worked around.
+
+First step of an event's path: the SDK long-polls the subscription's
+channel, and each message it yields goes to ``on_message`` (the ingest's
+``submit``) unless it is a re-delivery.
+
+See ``PUBNUB.md``: ``PubNubAsyncio`` created inside the running loop; int
+timeouts; unlimited reconnection with a capped exponential policy; resume
+with ``subscribe().with_timetoken(tt)`` (``reconnect()`` raises in 10.8);
+a guarded ``message()`` callback (an exception there silently ends delivery);
+re-delivered batches dropped by publish timetoken per channel (the first
+batch after a reconnect arrives twice); status callbacks only logged and
+counted, since a drop fixed by the first retry emits none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from pubnub.callbacks import SubscribeCallback
+from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
+from pubnub.pnconfiguration import PNConfiguration
+from pubnub.pubnub_asyncio import PubNubAsyncio
+
+from glipbot import log_events as ev
+from glipbot.logging import get_logger
+from glipbot.settings import Settings
+from listener.metrics import Metrics
+from listener.transports import OnMessage, TransportStats
+
+log = get_logger(__name__)
+
+#: Seconds: above any server hold (PubNub holds ~280 s), or a quiet channel
+#: would look like a failure and trigger back-off plus duplicates.
+SUBSCRIBE_TIMEOUT = 310
+CONNECT_TIMEOUT = 10
+#: Reconnection back-off: 1 s doubling, capped at 16 s, never giving up.
+RECONNECT_INTERVAL = 1
+RECONNECT_MAX_INTERVAL = 16
+
+_QUIET = {
+    PNStatusCategory.PNConnectedCategory,
+    PNStatusCategory.PNSubscriptionChangedCategory,
+    PNStatusCategory.PNAcknowledgmentCategory,
+    PNStatusCategory.PNCancelledCategory,
+    PNStatusCategory.PNDisconnectedCategory,  # after our own unsubscribe
+}
+
+
+class _Callback(SubscribeCallback):
+    def __init__(self, transport: PubNubTransport) -> None:
+        self._t = transport
+
+    def status(self, pubnub: Any, status: Any) -> None:
+        try:
+            self._t._on_status(status)
+        except Exception:  # the SDK must never see an exception from us
+            log.exception(ev.PUBNUB_STATUS_CALLBACK_FAILED)
+
+    def message(self, pubnub: Any, message: Any) -> None:
+        try:
+            self._t._on_message(message.channel, int(message.timetoken), message.message)
+        except Exception:
+            self._t.stats.callback_errors += 1
+            log.exception(ev.PUBNUB_MESSAGE_CALLBACK_FAILED)
+
+    def presence(self, pubnub: Any, presence: Any) -> None:
+        return None
+
+
+class PubNubTransport:
+    """One :class:`PubNubAsyncio` client at a time, subscribed to one channel."""
+
+    def __init__(
+        self, settings: Settings, instance: str, on_message: OnMessage, metrics: Metrics
+    ) -> None:
+        self._settings = settings
+        self._user_id = f"glipbot-listener-{instance}"
+        self._deliver = on_message
+        self._metrics = metrics
+        self._pn: PubNubAsyncio | None = None
+        self._seen: dict[str, int] = {}
+        self.stats = TransportStats()
+
+    async def start(self, address: str, subscriber_key: str, resume_timetoken: int | None) -> None:
+        """Subscribe to ``address`` (resuming after ``resume_timetoken`` when given)."""
+        await self.stop()
+        self._pn = self._subscribe(address, subscriber_key, resume_timetoken)
+
+    async def move(self, address: str, subscriber_key: str, resume_timetoken: int | None) -> None:
+        """Subscribe to the new channel first, then drop the old client."""
+        old, self._pn = self._pn, self._subscribe(address, subscriber_key, resume_timetoken)
+        if old is not None:
+            await self._close(old)
+
+    async def stop(self) -> None:
+        """Unsubscribe and close the client's sessions."""
+        pn, self._pn = self._pn, None
+        if pn is not None:
+            await self._close(pn)
+
+    def _subscribe(self, address: str, subscriber_key: str, tt: int | None) -> PubNubAsyncio:
+        config = PNConfiguration()
+        config.subscribe_key = subscriber_key
+        config.user_id = self._user_id
+        config.origin = self._settings.pubnub_origin
+        config.ssl = self._settings.pubnub_ssl
+        config.subscribe_request_timeout = SUBSCRIBE_TIMEOUT
+        config.connect_timeout = CONNECT_TIMEOUT
+        config.reconnect_policy = PNReconnectionPolicy.EXPONENTIAL
+        config.reconnection_interval = RECONNECT_INTERVAL
+        config.maximum_reconnection_interval = RECONNECT_MAX_INTERVAL
+        config.maximum_reconnection_retries = -1
+        config.disable_config_locking = False
+        pn = PubNubAsyncio(config, custom_event_loop=asyncio.get_running_loop())
+        pn.add_listener(_Callback(self))
+        if tt:
+            # Anything at or before the cursor was handled by whoever saved it.
+            self._seen[address] = max(self._seen.get(address, 0), tt)
+            pn.subscribe().channels([address]).with_timetoken(tt).execute()
+        else:
+            pn.subscribe().channels([address]).execute()
+        log.info(ev.PUBNUB_SUBSCRIBED, channel=address, resume_timetoken=tt)
+        return pn
+
+    async def _close(self, pn: PubNubAsyncio) -> None:
+        with contextlib.suppress(Exception):
+            pn.unsubscribe_all()
+        try:
+            await asyncio.wait_for(pn.stop(), timeout=3)
+        except Exception as exc:
+            log.warning(ev.PUBNUB_STOP_FAILED, error=str(exc))
+        # The event-engine manager creates an event loop it never uses; close it.
+        loop = getattr(getattr(pn, "_subscription_manager", None), "loop", None)
+        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
+            loop.close()
+
+    def _on_message(self, channel: str, timetoken: int, payload: Any) -> None:
+        if timetoken <= self._seen.get(channel, 0):
+            self._metrics.inc("redelivered")
+            return
+        self._seen[channel] = timetoken
+        self._deliver(channel, timetoken, payload)
+
+    def _on_status(self, status: Any) -> None:
+        category = getattr(status, "category", None)
+        name = getattr(category, "name", str(category))
+        if category in _QUIET:
+            log.info(ev.PUBNUB_STATUS, category=name)
+            return
+        self._metrics.inc("reconnects")
+        log.warning(ev.PUBNUB_STATUS, category=name, error=bool(getattr(status, "error", False)))
