@@ -14,10 +14,11 @@ from typing import Any
 
 from celery import Task
 
+from glipbot.contracts import EVENTS_QUEUE
 from tasks.events import handle_event
 from tasks.ops import actions
 from tasks.replies import enqueue_reply
-from worker.celery import EVENTS_QUEUE, app
+from worker.celery import app
 from worker.runtime import runtime
 
 _LIMITS: dict[str, Any] = {"soft_time_limit": 240, "time_limit": 300}

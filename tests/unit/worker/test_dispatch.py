@@ -145,6 +145,17 @@ def test_a_transient_failure_is_raised_for_a_retry_and_given_up_later(harness: H
     assert harness.turns.check(GROUP_ID, 2, 0).turn is Turn.MINE
 
 
+def test_an_unexpected_failure_is_given_up_at_once_and_frees_the_chat(harness: Harness) -> None:
+    """A bug outside the bot's handlers (say a KeyError) is not retried, and not lost."""
+    envelope = _envelope(make_post_event("anything", uuid="e2"))
+
+    error = harness.dispatcher.give_up(envelope, 1, KeyError("groupId"), attempts=1)
+
+    assert error.reason == "failed: KeyError: 'groupId'"
+    assert harness.dead.list(0, 0)[0]["payload"] == envelope
+    assert harness.turns.check(GROUP_ID, 2, 0).turn is Turn.MINE
+
+
 def test_the_bots_own_posts_produce_nothing(harness: Harness) -> None:
     event = make_post_event("two", creator_id=BOT_ID, uuid="own")
 
