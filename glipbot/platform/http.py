@@ -73,7 +73,8 @@ class RequestHook(Protocol):
 
     ``before_request`` may block until the group has room, or raise
     :class:`~glipbot.errors.RateLimitedError` to give up; ``after_response``
-    learns from the headers (``rate_limit``) and from a 429 (``error``).
+    follows every request that was sent, answered or not, and learns from the
+    headers (``rate_limit``) and from a 429 (``error``).
     """
 
     def before_request(self, group: str) -> None:
@@ -82,7 +83,7 @@ class RequestHook(Protocol):
     def after_response(
         self, group: str, rate_limit: RateLimitInfo | None, error: PlatformError | None
     ) -> None:
-        """A response arrived (``error`` is set when it was mapped to one)."""
+        """The request ended: answered (``error`` set when mapped to one) or failed in transit."""
 
 
 def _int_or_none(value: str | None) -> int | None:
@@ -235,10 +236,14 @@ class HttpTransport:
                 auth=auth,
                 timeout=self.timeout,
             )
-        except requests.Timeout as exc:
-            raise NetworkError(f"{what} timed out after {self.timeout} s: {exc}") from exc
         except requests.RequestException as exc:
-            raise NetworkError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+            if isinstance(exc, requests.Timeout):
+                failed = NetworkError(f"{what} timed out after {self.timeout} s: {exc}")
+            else:
+                failed = NetworkError(f"{what} failed: {type(exc).__name__}: {exc}")
+            for hook in self.hooks:  # it may have reached the platform all the same
+                hook.after_response(group, None, failed)
+            raise failed from exc
         rate_limit = RateLimitInfo.from_headers(response.headers)
         self.last_rate_limit = rate_limit
         error = None if response.ok else error_from_response(response, rate_limit, what)

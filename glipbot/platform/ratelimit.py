@@ -6,6 +6,14 @@ times), so the check and the grant are one atomic step however many workers
 ask at once. The clock is Redis's own (``TIME``), so workers on machines
 whose clocks disagree still share one window.
 
+A slot is held from its grant until the response arrives, then for one
+window from that moment (:meth:`RateLimiter.settle`): the platform counts a
+request when it arrives, which is after we granted it and before we see the
+answer, so however late a slow or descheduled request reaches the platform,
+our window never frees its slot before the platform's does. That is what
+keeps a loaded cluster at zero 429s; it costs one round trip's share of each
+window.
+
 The limits start at RingCentral's defaults and are corrected from the
 ``X-Rate-Limit-*`` headers of every response (:meth:`RateLimiter.observe`);
 a 429 pauses the group for every worker (:meth:`RateLimiter.pause`).
@@ -13,6 +21,7 @@ a 429 pauses the group for every worker (:meth:`RateLimiter.pause`).
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -36,11 +45,11 @@ DEFAULT_LIMITS: Mapping[str, tuple[int, float]] = {
 #: How long a request may wait for a slot before its task is retried instead.
 DEFAULT_MAX_WAIT = 10.0
 
-#: The platform counts a request when it arrives, we count it when we send it;
-#: widening our window by this share (at least MIN_SAFETY seconds) absorbs the
-#: difference in network delay between two requests.
-SAFETY_FRACTION = 0.03
-MIN_SAFETY = 0.05
+#: Slots are held until the response (see the module docstring), so the
+#: window needs only a small margin for clock granularity and the time between
+#: the platform's answer and our settling it.
+SAFETY_FRACTION = 0.01
+MIN_SAFETY = 0.02
 
 # KEYS: log, penalty, limits. ARGV: default limit, default window ms, safety ms, member.
 # Returns {granted (1/0), wait ms}.
@@ -82,6 +91,19 @@ for i = count + 1, used do
 end
 redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[4]))
 return used - count
+"""
+
+# KEYS: log, limits. ARGV: member, default window ms, safety ms. Moves a granted
+# slot to now (the response's arrival) so it is freed one window after the
+# platform counted it.
+_SETTLE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local window = tonumber(redis.call('HGET', KEYS[2], 'window_ms') or ARGV[2]) + tonumber(ARGV[3])
+if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then
+  redis.call('PEXPIRE', KEYS[1], window)
+end
+return 1
 """
 
 # KEYS: penalty. ARGV: pause ms. Extends, never shortens, a running pause.
@@ -140,18 +162,25 @@ class RateLimiter:
         self._acquire = client.register_script(_ACQUIRE)
         self._observe = client.register_script(_OBSERVE)
         self._pause = client.register_script(_PAUSE)
+        self._settle = client.register_script(_SETTLE)
+        # Slots granted to this thread's requests in flight, settled by after_response.
+        self._in_flight = threading.local()
 
     def try_acquire(self, group: str) -> float:
         """Take a slot in ``group`` if one is free: 0.0, else the seconds to wait."""
+        return self._try(group)[0]
+
+    def _try(self, group: str) -> tuple[float, str]:
         limit, window = self._default(group)
+        member = uuid.uuid4().hex
         granted, wait_ms = self._acquire(
             keys=self._group_keys(group),
-            args=[limit, int(window * 1000), _safety_ms(window), uuid.uuid4().hex],
+            args=[limit, int(window * 1000), _safety_ms(window), member],
         )
-        return 0.0 if int(granted) else int(wait_ms) / 1000
+        return (0.0, member) if int(granted) else (int(wait_ms) / 1000, "")
 
-    def acquire(self, group: str, *, max_wait: float) -> None:
-        """Block until a slot in ``group`` is granted.
+    def acquire(self, group: str, *, max_wait: float) -> str:
+        """Block until a slot in ``group`` is granted; return the slot's id for :meth:`settle`.
 
         When the next free slot is further away than ``max_wait`` seconds,
         raise :class:`~glipbot.errors.RateLimitedError` with ``retry_after``
@@ -159,9 +188,9 @@ class RateLimiter:
         worker.
         """
         while True:
-            wait = self.try_acquire(group)
+            wait, member = self._try(group)
             if wait == 0.0:
-                return
+                return member
             if wait > max_wait:
                 raise RateLimitedError(
                     f"rate-limit group {group} is full for {wait:.1f}s",
@@ -186,6 +215,14 @@ class RateLimiter:
             ],
         )
 
+    def settle(self, group: str, slot: str) -> None:
+        """The request of ``slot`` was answered (or failed) now: free it one window from now."""
+        _, window = self._default(group)
+        self._settle(
+            keys=[self._keys.ratelimit(group), self._limits_key(group)],
+            args=[slot, int(window * 1000), _safety_ms(window)],
+        )
+
     def pause(self, group: str, seconds: float) -> None:
         """Stop every worker from calling ``group`` for ``seconds`` (after a 429)."""
         self._pause(keys=[self._keys.ratelimit_penalty(group)], args=[max(1, int(seconds * 1000))])
@@ -194,12 +231,16 @@ class RateLimiter:
 
     def before_request(self, group: str) -> None:
         """Wait for a slot in ``group`` (up to ``max_wait``, else RateLimitedError)."""
-        self.acquire(group, max_wait=self.max_wait)
+        slot = self.acquire(group, max_wait=self.max_wait)
+        self._slots().append((group, slot))
 
     def after_response(
         self, group: str, rate_limit: RateLimitHeaders | None, error: PlatformError | None
     ) -> None:
-        """Learn from the response's headers; a 429 pauses the group cluster-wide."""
+        """Settle the request's slot; learn from the headers; a 429 pauses the group."""
+        slots = self._slots()
+        if slots and slots[-1][0] == group:
+            self.settle(*slots.pop())
         if rate_limit is not None:
             self.observe(rate_limit)
         if isinstance(error, RateLimitedError):
@@ -224,6 +265,12 @@ class RateLimiter:
     def groups(self) -> list[str]:
         """Every group with a known default limit."""
         return list(self._limits)
+
+    def _slots(self) -> list[tuple[str, str]]:
+        slots: list[tuple[str, str]] | None = getattr(self._in_flight, "slots", None)
+        if slots is None:
+            slots = self._in_flight.slots = []
+        return slots
 
     def _default(self, group: str) -> tuple[int, float]:
         return self._limits.get(group, DEFAULT_LIMITS["Heavy"])

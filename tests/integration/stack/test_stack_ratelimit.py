@@ -37,7 +37,7 @@ def test_four_workers_post_200_replies_at_the_platform_limit_without_a_429(stack
     """200 ``post_reply`` tasks, four workers, a sandbox limit of 20 posts per 2 s.
 
     All 200 replies are delivered, the sandbox never answers 429, and the
-    achieved rate is within 10 % of the limit (10 posts/s).
+    achieved rate is at least 95 % of the limit (10 posts/s) and not above it.
 
     How the rate is measured, on the sandbox's request recorder (the time each
     ``POST /glip/posts`` was answered 200): the first 20 posts go out at once,
@@ -72,4 +72,4 @@ def test_four_workers_post_200_replies_at_the_platform_limit_without_a_429(stack
     naive = (len(times) - 1) / (times[-1] - times[0])
     limit_rate = LIMIT / WINDOW
     print(f"steady {steady:.2f}/s, naive {naive:.2f}/s, limit {limit_rate:.2f}/s")
-    assert abs(steady - limit_rate) <= 0.10 * limit_rate
+    assert 0.95 * limit_rate <= steady <= 1.02 * limit_rate

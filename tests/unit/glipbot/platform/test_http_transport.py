@@ -274,6 +274,18 @@ def test_hooks_see_every_call_with_its_group(adapter: ScriptedAdapter) -> None:
     ]
 
 
+def test_hooks_see_a_request_that_failed_in_transit(adapter: ScriptedAdapter) -> None:
+    """It may have reached the platform: the limiter must still settle its slot."""
+    hook = _Recorder()
+    transport = HttpTransport(BASE_URL, 1.0, session_with(adapter), hooks=[hook])
+    adapter.fail(requests.ConnectionError("reset"))
+
+    with pytest.raises(NetworkError):
+        _get(transport)
+
+    assert hook.seen == [("before", "Light"), ("after", "Light", "NetworkError", None)]
+
+
 @pytest.mark.parametrize(("value", "expected"), [("12", 12.0), ("1.5", 1.5), ("-3", 0.0)])
 def test_retry_after_in_seconds(value: str, expected: float) -> None:
     assert parse_retry_after(value) == expected

@@ -168,3 +168,26 @@ def test_as_a_request_hook_a_429_pauses_the_group_and_headers_teach_the_limit(
     assert counters.all() == {"http_429_Light": 1}
     with pytest.raises(RateLimitedError):
         RateLimiter(redis_client, KEYS, max_wait=1.0).before_request("Light")
+
+
+def test_a_slot_is_held_until_its_answer_then_for_one_window(redis_client: redis.Redis) -> None:
+    """A request the platform counts late (slow, descheduled) cannot let the next one in early.
+
+    One slot per second; the request's answer comes 0.6 s after its grant. One
+    window after the grant the slot is still held; one window after the answer
+    it is free.
+    """
+    limiter = _limiter(redis_client, limit=1, window=1.0)
+    limiter.before_request("Light")
+    granted = time.monotonic()
+    time.sleep(0.6)
+    limiter.after_response("Light", None, None)
+    answered = time.monotonic()
+
+    time.sleep(max(0.0, granted + 1.1 - time.monotonic()))
+    held = limiter.try_acquire("Light")
+
+    assert held > 0.0
+    while limiter.try_acquire("Light") > 0.0:
+        assert time.monotonic() < answered + 3.0, "the slot was never freed"
+        time.sleep(0.02)
