@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit lint format sandbox demo up down clean
+.PHONY: help install test test-unit lint format sandbox demo up down chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,10 +41,13 @@ demo: $(STAMP) ## Run the whole system offline and play the seed's scenario (Ctr
 	$(PY) -m devtools.demo demo $(DEMO_ARGS)
 
 up: $(STAMP) ## Start the same stack in the background; print its URLs and credentials
-	$(PY) -m devtools.demo up
+	$(PY) -m devtools.demo up $(DEMO_ARGS)
 
 down: ## Stop everything `make up` started
 	@test -x $(PY) && $(PY) -m devtools.demo down || echo "nothing to stop"
+
+chaos: $(STAMP) ## Run the fault matrix on a stack of its own; one line per fault (CHAOS_ARGS=--list)
+	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

@@ -11,6 +11,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -39,8 +40,12 @@ def find_redis_server() -> str:
     )
 
 
-def redis_argv(binary: str, host: str, port: int, directory: Path | str) -> list[str]:
-    """The command line of a ``redis-server`` that keeps nothing on disk."""
+def redis_argv(
+    binary: str, host: str, port: int, directory: Path | str, *, appendonly: bool = False
+) -> list[str]:
+    """The command line of a ``redis-server`` that keeps nothing on disk, or with
+    ``appendonly`` an append-only file in ``directory`` (fsync every second, as
+    production runs it), so that a restart keeps what was written."""
     return [
         binary,
         "--bind",
@@ -50,7 +55,7 @@ def redis_argv(binary: str, host: str, port: int, directory: Path | str) -> list
         "--save",
         "",
         "--appendonly",
-        "no",
+        "yes" if appendonly else "no",
         "--dir",
         str(directory),
         "--daemonize",
@@ -61,14 +66,24 @@ def redis_argv(binary: str, host: str, port: int, directory: Path | str) -> list
 
 
 class LocalRedis:
-    """A ``redis-server`` child process; use as a context manager or call stop()."""
+    """A ``redis-server`` child process; use as a context manager or call stop().
+
+    With ``appendonly`` it keeps an append-only file in its directory, and
+    :meth:`restart` brings the same data back on the same port.
+    """
 
     def __init__(
-        self, *, host: str = "127.0.0.1", port: int | None = None, password: str | None = None
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int | None = None,
+        password: str | None = None,
+        appendonly: bool = False,
     ) -> None:
         self.host = host
         self._wanted_port = port
         self.password = password
+        self.appendonly = appendonly
         self.port = 0
         self._process: ManagedProcess | None = None
         self._dir = tempfile.TemporaryDirectory(prefix="glipbot-redis-")
@@ -91,7 +106,9 @@ class LocalRedis:
         while True:
             attempt += 1
             self.port = self._wanted_port or free_port(self.host)
-            argv = redis_argv(binary, self.host, self.port, self._dir.name)
+            argv = redis_argv(
+                binary, self.host, self.port, self._dir.name, appendonly=self.appendonly
+            )
             if self.password:
                 argv += ["--requirepass", self.password]
             log = Path(self._dir.name) / "redis-server.log"
@@ -124,6 +141,18 @@ class LocalRedis:
         process, self._process = self._process, None
         if process is not None:
             process.close(STOP_GRACE)
+
+    def restart(self, down_for: float = 0.0, timeout: float = 10.0) -> None:
+        """Stop the server (SIGTERM: it writes its append-only file out), stay down
+        ``down_for`` seconds, and start it again on the same port and directory."""
+        port, wanted = self.port, self._wanted_port
+        self.stop()
+        time.sleep(down_for)
+        self._wanted_port = port
+        try:
+            self.start(timeout)
+        finally:
+            self._wanted_port = wanted
 
     def close(self) -> None:
         """Stop the server and remove its directory."""

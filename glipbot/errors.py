@@ -11,6 +11,7 @@
     │   └── NetworkError            timeout, connection refused/reset
     └── PermanentError              never retried; dead-lettered
         ├── AuthError               login/refresh refused (bad credentials, revoked)
+        │   ├── LoginRefusedError   the configured credentials were refused: names the setting
         │   └── UnauthorizedError   401 on an API call: the access token is expired or unknown
         ├── NotFoundError           404
         ├── BadRequestError         other 4xx
@@ -92,6 +93,24 @@ class PermanentError(PlatformError):
 
 class AuthError(PermanentError):
     """Login or refresh refused by the platform."""
+
+
+class LoginRefusedError(AuthError):
+    """The platform refused the configured credentials; retrying soon cannot help.
+
+    ``setting`` names the variable to fix (``RINGCENTRAL_PASSWORD``,
+    ``RINGCENTRAL_CLIENT_SECRET``, ``RINGCENTRAL_JWT`` or
+    ``RINGCENTRAL_BOT_TOKEN``). ``retry_after`` is how long the token store
+    waits before it tries these credentials again (``None`` before it
+    recorded the refusal): a caller that retries should wait as long.
+    """
+
+    def __init__(
+        self, message: str, *, setting: str, retry_after: float | None = None, **kw: Any
+    ) -> None:
+        super().__init__(message, **kw)
+        self.setting = setting
+        self.retry_after = retry_after
 
 
 class UnauthorizedError(AuthError):

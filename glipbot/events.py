@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from glipbot.errors import InvalidEventError
@@ -218,6 +219,16 @@ def _list(obj: dict[str, Any], key: str) -> list[Any]:
     if not isinstance(value, list):
         raise InvalidEventError(f"body field {key} is not a list")
     return value
+
+
+def epoch_seconds(iso: Any) -> float:
+    """Seconds since the epoch of one of the platform's ISO 8601 times; 0.0 when unreadable."""
+    if not isinstance(iso, str):
+        return 0.0
+    try:
+        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return 0.0
 
 
 def chat_id(event: Event) -> str:

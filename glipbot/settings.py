@@ -4,25 +4,56 @@ Nothing reads ``os.environ`` at import time: processes call
 :meth:`Settings.from_env` at start-up and pass the result down. Every default
 points at the sandbox's defaults, so ``make demo`` needs no configuration.
 
-Each field is declared with :func:`setting`, which names its environment
-variable and says in one line what it is for; :func:`variables` lists them,
-so the variables, their defaults and the documentation's tables come from
-one place. A bot's own settings class is declared the same way and read
-with :func:`read_env`.
+Each field is declared with :func:`~glipbot.env_settings.setting`, which
+names its environment variable, says in one line what it is for and may state
+the values it accepts; :func:`~glipbot.env_settings.variables` lists them, so
+the variables, their defaults, their checks and the documentation's tables
+come from one place (:mod:`glipbot.env_settings`, re-exported here). A bot's
+own settings class is declared the same way and read with ``read_env``.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import logging
-import os
+import math
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal
+from urllib.parse import urlsplit
 
-from dotenv import dotenv_values
-
+from glipbot.env_settings import (
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    PORT,
+    POSITIVE,
+    Check,
+    Range,
+    Variable,
+    env_names,
+    environment,
+    read_env,
+    setting,
+    variables,
+)
 from glipbot.errors import ConfigError
+
+__all__ = [
+    "AT_LEAST_ONE",
+    "NON_NEGATIVE",
+    "PORT",
+    "POSITIVE",
+    "Range",
+    "Settings",
+    "Variable",
+    "env_names",
+    "environment",
+    "read_env",
+    "setting",
+    "variables",
+]
 
 DEFAULT_SERVER_URL = "http://127.0.0.1:8900"
 DEFAULT_PUBNUB_ORIGIN = "127.0.0.1:8901"
@@ -36,6 +67,8 @@ DEFAULT_SUBSCRIPTION_EXPIRES_IN = 900
 DEFAULT_SUBSCRIPTION_RENEW_MARGIN = 120.0
 DEFAULT_LEASE_TTL = 10.0
 DEFAULT_HEALTH_PORT = 8930
+#: Loopback: a probe from another host needs `0.0.0.0`, which the container images set.
+DEFAULT_HEALTH_HOST = "127.0.0.1"
 DEFAULT_HTTP_TIMEOUT = 15.0
 DEFAULT_DEDUP_TTL = 2 * 24 * 3600
 DEFAULT_KEY_PREFIX = "glipbot:"
@@ -45,92 +78,96 @@ DEFAULT_TOKEN_REFRESH_MARGIN = 60.0
 DEFAULT_REDIS_SOCKET_TIMEOUT = 5.0
 DEFAULT_SUBSCRIPTION_CHECK_INTERVAL = 60.0
 DEFAULT_DEAD_LETTERS_MAX = 100_000
+#: The longest a PubNub subscription lives (PLATFORM.md, section 4); the
+#: platform caps a longer ``expiresIn`` to it.
+MAX_SUBSCRIPTION_EXPIRES_IN = 900
 
 LoginMode = Literal["bot_token", "jwt", "password"]
 LogFormat = Literal["auto", "json", "console"]
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
-#: Keys of a setting's ``dataclasses.field`` metadata.
-_VARIABLE = "glipbot.variable"
-_DESCRIPTION = "glipbot.description"
-_SECRET = "glipbot.secret"  # noqa: S105 - a metadata key, not a secret
+def _one_of(*choices: str) -> Check:
+    def check(value: str) -> str | None:
+        return None if value in choices else f"must be one of {', '.join(choices)}"
 
-_T = TypeVar("_T")
-_S = TypeVar("_S")
+    return check
 
 
-def setting(variable: str, default: _T, description: str, *, secret: bool = False) -> _T:
-    """A settings field read from the environment variable ``variable``.
-
-    ``description`` is one line for the documentation's tables. A ``secret``
-    value is kept out of ``repr``.
-    """
-    metadata = {_VARIABLE: variable, _DESCRIPTION: description, _SECRET: secret}
-    return field(default=default, repr=not secret, metadata=metadata)
+def _log_level(value: str) -> str | None:
+    if value.upper() in logging.getLevelNamesMapping():
+        return None
+    return "must be a logging level name (DEBUG, INFO, WARNING, ERROR, CRITICAL)"
 
 
-@dataclass(frozen=True)
-class Variable:
-    """One environment variable behind a settings field, as the docs list it."""
-
-    name: str
-    field: str
-    default: Any
-    description: str
-    secret: bool
-    #: The field's annotation: ``"str"``, ``"int"``, ``"float"``, ``"bool"``, ...
-    kind: Any
+def _url_port_ok(url: str) -> bool:
+    try:
+        port = urlsplit(url).port
+    except ValueError:  # not a number, or out of 0..65535
+        return False
+    return port is None or port > 0
 
 
-def variables(settings_class: type) -> tuple[Variable, ...]:
-    """The variables of ``settings_class`` (a dataclass of :func:`setting` fields), in order."""
-    found = []
-    for f in fields(settings_class):
-        if _VARIABLE not in f.metadata:
-            raise TypeError(f"{settings_class.__name__}.{f.name} is not declared with setting()")
-        found.append(
-            Variable(
-                name=f.metadata[_VARIABLE],
-                field=f.name,
-                default=f.default,
-                description=f.metadata[_DESCRIPTION],
-                secret=f.metadata[_SECRET],
-                kind=f.type,
-            )
-        )
-    return tuple(found)
+def _http_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.hostname and _url_port_ok(value):
+        return None
+    return "must be an http:// or https:// URL with a host (and a port from 1 to 65535)"
 
 
-def env_names(settings_class: type) -> dict[str, str]:
-    """Field name -> environment variable, for each field of ``settings_class``."""
-    return {v.field: v.name for v in variables(settings_class)}
+def _redis_url(value: str) -> str | None:
+    parts = urlsplit(value)
+    database = parts.path.lstrip("/")
+    if (
+        parts.scheme in ("redis", "rediss")
+        and parts.hostname
+        and _url_port_ok(value)
+        and (database == "" or database.isdigit())
+    ):
+        return None
+    return (
+        "must be a redis:// or rediss:// URL: redis://[:password@]host[:port][/database], "
+        "a port from 1 to 65535 and a database number"
+    )
 
 
-def read_env(
-    settings_class: type[_S],
-    environ: Mapping[str, str] | None = None,
-    env_file: str | Path | None = ".env",
-) -> _S:
-    """Build ``settings_class`` from ``environ`` (default ``os.environ``) over an optional ``.env``.
+def _host_port(value: str) -> str | None:
+    host, _, port = value.rpartition(":") if ":" in value else (value, "", "")
+    if (
+        value
+        and "/" not in value
+        and host
+        and (not port or (port.isdigit() and 1 <= int(port) <= 65535))
+    ):
+        return None
+    return "must be host or host:port (no scheme), with a port from 1 to 65535"
 
-    Variables set in the environment win over the file; a variable set in
-    neither leaves the field's default. A value that does not parse as the
-    field's type raises :class:`~glipbot.errors.ConfigError` naming the
-    variable. Checks beyond the type are the class's own (see
-    :meth:`Settings.from_env`).
-    """
-    merged: dict[str, str] = {}
-    if env_file is not None and Path(env_file).is_file():
-        merged.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
-    merged.update(os.environ if environ is None else environ)
-    values = {
-        v.field: _parse(v.name, merged[v.name], v.kind)
-        for v in variables(settings_class)
-        if v.name in merged
-    }
-    return settings_class(**values)
+
+_MODULE_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
+
+
+def _bot_app(value: str) -> str | None:
+    if value == "" or _MODULE_ATTRIBUTE.fullmatch(value):
+        return None
+    return "must be module:attribute, e.g. tasks.smartfriend:bot"
+
+
+_HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+
+
+def _ip_or_host_name(value: str) -> str | None:
+    try:
+        ipaddress.ip_address(value)
+        return None
+    except ValueError:
+        pass
+    labels = value.removesuffix(".").split(".")
+    if (
+        0 < len(value) <= 253
+        and all(_HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()  # 256.1.1.1 is a wrong address, not a name
+    ):
+        return None
+    return "must be an IP address (e.g. 127.0.0.1, 0.0.0.0, ::) or a host name"
 
 
 @dataclass(frozen=True)
@@ -141,6 +178,7 @@ class Settings:
         "RINGCENTRAL_SERVER_URL",
         DEFAULT_SERVER_URL,
         "the platform's base URL (`https://platform.ringcentral.com` in production)",
+        check=_http_url,
     )
     client_id: str = setting("RINGCENTRAL_CLIENT_ID", DEFAULT_CLIENT_ID, "the app's client id")
     client_secret: str = setting(
@@ -173,11 +211,13 @@ class Settings:
         "RINGCENTRAL_HTTP_TIMEOUT",
         DEFAULT_HTTP_TIMEOUT,
         "seconds before a REST call counts as a network failure",
+        check=POSITIVE,
     )
     token_refresh_margin: float = setting(
         "RINGCENTRAL_TOKEN_REFRESH_MARGIN",
         DEFAULT_TOKEN_REFRESH_MARGIN,
         "refresh the shared token this many seconds before it expires",
+        check=NON_NEGATIVE,
     )
 
     redis_url: str = setting(
@@ -186,6 +226,7 @@ class Settings:
         "broker and shared state; the password goes in the URL; "
         "for TLS `rediss://…?ssl_cert_reqs=required`",
         secret=True,
+        check=_redis_url,
     )
     key_prefix: str = setting(
         "REDIS_KEY_PREFIX",
@@ -197,41 +238,58 @@ class Settings:
         "REDIS_SOCKET_TIMEOUT",
         DEFAULT_REDIS_SOCKET_TIMEOUT,
         "seconds before a Redis call counts as failed",
+        check=POSITIVE,
     )
 
     pubnub_origin: str = setting(
-        "PUBNUB_ORIGIN", DEFAULT_PUBNUB_ORIGIN, "PubNub host (and port) to subscribe to"
+        "PUBNUB_ORIGIN",
+        DEFAULT_PUBNUB_ORIGIN,
+        "PubNub host (and port) to subscribe to",
+        check=_host_port,
     )
     pubnub_ssl: bool = setting("PUBNUB_SSL", False, "use TLS to PubNub")
     subscription_expires_in: int = setting(
         "SUBSCRIPTION_EXPIRES_IN",
         DEFAULT_SUBSCRIPTION_EXPIRES_IN,
         "lifetime asked for the subscription, seconds",
+        check=Range(1, MAX_SUBSCRIPTION_EXPIRES_IN),
     )
     subscription_renew_margin: float = setting(
         "SUBSCRIPTION_RENEW_MARGIN",
         DEFAULT_SUBSCRIPTION_RENEW_MARGIN,
         "renew this long before expiry (at most a third of the lifetime)",
+        check=POSITIVE,
     )
     lease_ttl: float = setting(
         "LISTENER_LEASE_TTL",
         DEFAULT_LEASE_TTL,
         "seconds after which a standby takes over from a silent leader",
+        check=POSITIVE,
     )
     dedup_ttl: int = setting(
         "EVENT_DEDUP_TTL",
         DEFAULT_DEDUP_TTL,
         "seconds a notification `uuid` is remembered for de-duplication",
+        check=AT_LEAST_ONE,
     )
     health_port: int = setting(
         "LISTENER_HEALTH_PORT",
         DEFAULT_HEALTH_PORT,
         "port of `/healthz` and `/metrics` (`0`: a free port, logged at start)",
+        check=PORT,
+    )
+    health_host: str = setting(
+        "LISTENER_HEALTH_HOST",
+        DEFAULT_HEALTH_HOST,
+        "address `/healthz` and `/metrics` listen on (`0.0.0.0`: every interface, "
+        "as the container images set)",
+        check=_ip_or_host_name,
     )
     subscription_check_interval: float = setting(
         "SUBSCRIPTION_CHECK_INTERVAL",
         DEFAULT_SUBSCRIPTION_CHECK_INTERVAL,
         "how often the listener checks that the platform still knows the subscription",
+        check=POSITIVE,
     )
     listener_instance: str = setting(
         "LISTENER_INSTANCE",
@@ -242,12 +300,14 @@ class Settings:
         "DEAD_LETTERS_MAX",
         DEFAULT_DEAD_LETTERS_MAX,
         "cap of the dead-letter list (what the cap trims is counted)",
+        check=AT_LEAST_ONE,
     )
 
     bot_app: str = setting(
         "BOT_APP",
         "",
         "the bot the workers run, as `module:attribute` (empty: the task package's default)",
+        check=_bot_app,
     )
     rate_limits_spec: str = setting(
         "RATE_LIMITS",
@@ -258,9 +318,12 @@ class Settings:
 
     # ruff cannot see through the Literal alias that the default is a plain str.
     log_format: LogFormat = setting(  # noqa: RUF009
-        "LOG_FORMAT", "auto", "`json`, `console`, or `auto` (console on a terminal, JSON otherwise)"
+        "LOG_FORMAT",
+        "auto",
+        "`json`, `console`, or `auto` (console on a terminal, JSON otherwise)",
+        check=_one_of("auto", "json", "console"),
     )
-    log_level: str = setting("LOG_LEVEL", "INFO", "log level")
+    log_level: str = setting("LOG_LEVEL", "INFO", "log level", check=_log_level)
 
     @property
     def rate_limits(self) -> dict[str, tuple[int, float]]:
@@ -289,18 +352,16 @@ class Settings:
     ) -> Settings:
         """Build settings from ``environ`` (default ``os.environ``) over an optional ``.env``.
 
-        Variables set in the environment win over the file. A malformed value
-        raises :class:`~glipbot.errors.ConfigError` naming the variable.
+        Variables set in the environment win over the file. A malformed or
+        out-of-range value, or settings that contradict each other, raise
+        :class:`~glipbot.errors.ConfigError` naming the variable.
         """
         settings = read_env(cls, environ, env_file)
         settings._validate()
         return settings
 
     def _validate(self) -> None:
-        if self.log_format not in ("auto", "json", "console"):
-            raise ConfigError(f"LOG_FORMAT must be auto, json or console, not {self.log_format!r}")
-        if not self.server_url.startswith(("http://", "https://")):
-            raise ConfigError("RINGCENTRAL_SERVER_URL must start with http:// or https://")
+        """What involves several fields; each field's own range is its ``check``."""
         if (
             self.login_mode == "password"
             and self.client_id != DEFAULT_CLIENT_ID
@@ -317,34 +378,12 @@ class Settings:
                 "no login configured: set RINGCENTRAL_BOT_TOKEN, RINGCENTRAL_JWT, "
                 "or RINGCENTRAL_USERNAME and RINGCENTRAL_PASSWORD"
             )
-        if self.log_level.upper() not in logging.getLevelNamesMapping():
-            raise ConfigError(f"LOG_LEVEL must be a logging level name, not {self.log_level!r}")
-        if self.http_timeout <= 0 or self.redis_socket_timeout <= 0:
-            raise ConfigError("RINGCENTRAL_HTTP_TIMEOUT and REDIS_SOCKET_TIMEOUT must be positive")
-        if self.token_refresh_margin < 0:
-            raise ConfigError("RINGCENTRAL_TOKEN_REFRESH_MARGIN must not be negative")
         self.rate_limits  # noqa: B018 - raises ConfigError when malformed
-        if self.lease_ttl <= 0 or self.subscription_expires_in <= 0:
-            raise ConfigError("LISTENER_LEASE_TTL and SUBSCRIPTION_EXPIRES_IN must be positive")
-
-
-def _parse(name: str, raw: str, kind: object) -> object:
-    raw = raw.strip()
-    try:
-        if kind in (bool, "bool"):
-            lowered = raw.lower()
-            if lowered in _TRUE:
-                return True
-            if lowered in _FALSE:
-                return False
-            raise ValueError(raw)
-        if kind in (int, "int"):
-            return int(raw)
-        if kind in (float, "float"):
-            return float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} has an invalid value {raw!r}") from None
-    return raw
+        if self.subscription_renew_margin >= self.subscription_expires_in:
+            raise ConfigError(
+                f"SUBSCRIPTION_RENEW_MARGIN must be less than SUBSCRIPTION_EXPIRES_IN "
+                f"({self.subscription_expires_in}), not {self.subscription_renew_margin:g}"
+            )
 
 
 def _parse_rate_limits(spec: str) -> dict[str, tuple[int, float]]:
@@ -352,12 +391,13 @@ def _parse_rate_limits(spec: str) -> dict[str, tuple[int, float]]:
     for item in filter(None, (part.strip() for part in spec.split(","))):
         try:
             group, _, rate = item.partition("=")
-            count, _, seconds = rate.partition("/")
-            limits[group.strip()] = (int(count), float(seconds))
+            requests, _, seconds = rate.partition("/")
+            limits[group.strip()] = (int(requests), float(seconds))
         except ValueError:
             raise ConfigError(
                 f"RATE_LIMITS item {item!r} is not group=requests/seconds, e.g. Light=50/60"
             ) from None
-        if not group.strip() or limits[group.strip()][0] < 1 or limits[group.strip()][1] <= 0:
+        count, window = limits[group.strip()]
+        if not group.strip() or count < 1 or not (math.isfinite(window) and window > 0):
             raise ConfigError(f"RATE_LIMITS item {item!r} needs a name and positive numbers")
     return limits

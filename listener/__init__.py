@@ -7,7 +7,9 @@ publishing on a channel → :mod:`~listener.transports` reads it (from where
 :mod:`~listener.enqueue` puts a Celery message on ``events``, fenced by the
 lease (:mod:`~listener.lease`, :mod:`~listener.leadership`). Around it:
 :mod:`~listener.status`, :mod:`~listener.health`, :mod:`~listener.metrics`,
-:mod:`~listener.commands`; :mod:`~listener.service` wires them.
+:mod:`~listener.commands`; :mod:`~listener.service` wires them. Every way of
+stopping is bounded (:mod:`~listener.cancellation`), and a listener that gets
+stuck anyway ends itself (:mod:`~listener.watchdog`).
 
 Run it with ``python -m listener`` (or ``glipbot-listener``).
 """

@@ -2,7 +2,9 @@
 
 SIGTERM or SIGINT: stop consuming, enqueue what is buffered and persist the
 timetoken, release the lease, leave the subscription in place, exit (within
-a few seconds: shutdown steps are bounded by timeouts).
+a few seconds: shutdown steps are bounded by timeouts). Whatever is stuck,
+the watchdog (:mod:`listener.watchdog`) ends the process within its
+shutdown bound, with status 70; it also ends a process whose loop is stuck.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import sys
 from glipbot.errors import ConfigError
 from glipbot.logging import configure_logging, get_logger
 from glipbot.platform import connect
-from glipbot.settings import Settings
+from glipbot.settings import Settings, variables
+from glipbot.unknown_variables import warn_unknown
+from listener.backfill import Backfill
 from listener.service import ListenerService
 
 log = get_logger("listener")
@@ -24,14 +28,25 @@ log = get_logger("listener")
 
 async def _main(settings: Settings) -> None:
     platform = connect(settings)
-    service = ListenerService(settings, platform.rest, platform.redis)
+    backfill = Backfill(platform.rest, platform.tokens.owner_id)
+    service = ListenerService(settings, platform.rest, platform.redis, backfill=backfill)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
+
+    def shut_down() -> None:
+        # From here on the process exits within the watchdog's shutdown bound,
+        # even if a step is stuck; a stuck event loop is the watchdog's alone.
+        service.watchdog.shutdown_requested()
+        stop.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(sig, shut_down)
+    service.watchdog.start()
     try:
         await service.run(stop)
     finally:
+        # Whatever ended the run, what is left (the executor's threads included) is bounded.
+        service.watchdog.shutdown_requested()
         platform.close()
 
 
@@ -53,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"listener: {exc}", file=sys.stderr)  # logging is not set up yet
         return 2
     configure_logging(settings)
+    # The listener reads only the platform's settings (it knows no bot's).
+    warn_unknown(v.name for v in variables(Settings))
     # One INFO line per PubNub long-poll would drown the listener's own events.
     logging.getLogger("httpx").setLevel(max(logging.WARNING, logging.getLogger().level))
     asyncio.run(_main(settings))

@@ -3,8 +3,11 @@
 The body of ``/healthz`` is :meth:`listener.status.Status.snapshot` (also
 mirrored in Redis); ``/metrics`` is :meth:`listener.metrics.Metrics.render`.
 
-Status rules (:func:`evaluate`):
+Status rules (:func:`judge`, which also gives the reason; :func:`evaluate`):
 
+* the leadership loop stuck: a step past its bound (see
+  :mod:`listener.watchdog`) → ``failing`` (503), whatever the role; the
+  watchdog ends the process if it stays stuck;
 * Redis unreachable → ``failing`` (503), whatever the role;
 * a standby with Redis → ``ok`` (200): standing by is healthy;
 * a leader without a live subscription (none yet, lost, past expiry) →
@@ -32,6 +35,38 @@ log = get_logger(__name__)
 OK, DEGRADED, FAILING = "ok", "degraded", "failing"
 
 
+def judge(
+    *,
+    role: str,
+    redis_ok: bool,
+    subscription_live: bool,
+    renewal_failures: int = 0,
+    transport_errors: bool = False,
+    stuck: str | None = None,
+    login_refused: str | None = None,
+) -> tuple[str, str | None]:
+    """The status word for these facts and why it is not ``ok`` (None when it is).
+
+    ``stuck`` describes a stuck step of the leadership loop
+    (:meth:`listener.watchdog.Overrun.describe`), or is None.
+    """
+    if stuck is not None:
+        return FAILING, stuck
+    if not redis_ok:
+        return FAILING, "redis unreachable"
+    if role != "leader":
+        return OK, None
+    if not subscription_live:
+        if login_refused is not None:
+            return FAILING, f"login refused: check {login_refused}"
+        return FAILING, "no live subscription"
+    if renewal_failures:
+        return DEGRADED, f"{renewal_failures} subscription attempts failed in a row"
+    if transport_errors:
+        return DEGRADED, "the transport's message callback raised"
+    return OK, None
+
+
 def evaluate(
     *,
     role: str,
@@ -39,17 +74,18 @@ def evaluate(
     subscription_live: bool,
     renewal_failures: int = 0,
     transport_errors: bool = False,
+    stuck: str | None = None,
 ) -> str:
     """The status word for these facts (see the module docstring)."""
-    if not redis_ok:
-        return FAILING
-    if role != "leader":
-        return OK
-    if not subscription_live:
-        return FAILING
-    if renewal_failures or transport_errors:
-        return DEGRADED
-    return OK
+    status, _reason = judge(
+        role=role,
+        redis_ok=redis_ok,
+        subscription_live=subscription_live,
+        renewal_failures=renewal_failures,
+        transport_errors=transport_errors,
+        stuck=stuck,
+    )
+    return status
 
 
 def http_status(status: str) -> int:

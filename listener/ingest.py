@@ -21,8 +21,9 @@ from redis.exceptions import RedisError
 
 from glipbot import log_events as ev
 from glipbot.contracts.chat_order import ENQUEUE_SCRIPT, Enqueued, enqueue_call
+from glipbot.contracts.identity import event_id
 from glipbot.errors import InvalidEventError
-from glipbot.events import chat_id, parse_event
+from glipbot.events import chat_id, epoch_seconds, parse_event
 from glipbot.logging import get_logger
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
@@ -39,6 +40,8 @@ MAX_BATCH = 500
 UNKNOWN_CHANNEL = "unknown_channel"
 INVALID_EVENT = "invalid_event"
 UNEXPECTED = "unexpected_error"
+#: The channel of notifications recovered by backfill rather than received.
+RECOVERED = "backfill"
 
 
 @dataclass(frozen=True)
@@ -78,12 +81,22 @@ class Ingest:
         self._decryptors: dict[str, Decryptor] = {}
         self._enqueue = client.register_script(ENQUEUE_SCRIPT)
         self._save_tt = client.register_script(SAVE_TIMETOKEN_SCRIPT)
+        self._closed = False
         self.last_event_at: float | None = None
         self.last_timetoken: int | None = None
 
     def add_channel(self, channel: str, encryption_key: str) -> None:
         """Decrypt messages of ``channel`` with ``encryption_key`` (kept across moves)."""
         self._decryptors[channel] = Decryptor(encryption_key)
+
+    def submit_recovered(self, envelopes: list[dict[str, Any]]) -> None:
+        """Queue notifications recovered from the REST API (:mod:`listener.backfill`).
+
+        They are validated, de-duplicated and enqueued like the transport's,
+        in the order given, but move no timetoken.
+        """
+        for envelope in envelopes:
+            self._buffer.put_nowait(Incoming(RECOVERED, 0, envelope))
 
     def submit(self, channel: str, timetoken: int, payload: Any) -> None:
         """Queue one message for processing (called from the transport's callback)."""
@@ -104,9 +117,18 @@ class Ingest:
             dropped += 1
         return dropped
 
+    def close(self) -> None:
+        """End of the reign: nothing is written from now on; :meth:`run` ends after its batch.
+
+        A task that swallowed its cancel (see :mod:`listener.cancellation`)
+        and was abandoned can then never write for a later reign of the same
+        process, whose lease value it would otherwise read.
+        """
+        self._closed = True
+
     async def run(self) -> None:
-        """Process batches until cancelled."""
-        while True:
+        """Process batches until cancelled, or closed (:meth:`close`)."""
+        while not self._closed:
             batch = [await self._buffer.get()]
             while len(batch) < MAX_BATCH and not self._buffer.empty():
                 batch.append(self._buffer.get_nowait())
@@ -127,16 +149,19 @@ class Ingest:
             valid = await self._validate(item)
             if valid is not None:
                 good.append(valid)
-        await self._write(good, max(item.timetoken for item in batch))
+        await self._write(good, max(item.timetoken for item in batch) or None)
 
     async def _validate(self, item: Incoming) -> tuple[dict[str, Any], str] | None:
         """The notification and its chat id, or None (dead-lettered)."""
         decryptor = self._decryptors.get(item.channel)
         data: Any = None
         try:
-            if decryptor is None:
+            if item.channel == RECOVERED:
+                data = item.payload
+            elif decryptor is None:
                 raise DecryptError(UNKNOWN_CHANNEL)
-            data = decryptor.decrypt(item.payload)
+            else:
+                data = decryptor.decrypt(item.payload)
             chat = chat_id(parse_event(data))
         except DecryptError as exc:
             await self._dead_letter(item, exc.reason, None)
@@ -175,9 +200,9 @@ class Ingest:
                 if not await self._redis_failed(exc):
                     return
 
-    async def _write(self, good: list[tuple[dict[str, Any], str]], timetoken: int) -> None:
+    async def _write(self, good: list[tuple[dict[str, Any], str]], timetoken: int | None) -> None:
         while True:
-            lease_value = self._lease.value
+            lease_value = None if self._closed else self._lease.value
             if lease_value is None:
                 self._metrics.inc("fenced", len(good))
                 return
@@ -191,7 +216,7 @@ class Ingest:
                             **enqueue_call(
                                 self._keys,
                                 lease_value=lease_value,
-                                event_uuid=env["uuid"],
+                                event_id=event_id(env),
                                 chat=chat,
                                 queue_key=queue_key,
                                 message=payload,
@@ -200,11 +225,15 @@ class Ingest:
                             ),
                             client=pipe,
                         )
-                    await self._save_tt(
-                        keys=[self._keys.listener_lease, self._keys.timetoken],
-                        args=[lease_value, str(timetoken)],
-                        client=pipe,
-                    )
+                    seen = _chats_seen(good)
+                    if seen:
+                        pipe.zadd(self._keys.listener_chats, seen, gt=True)
+                    if timetoken:
+                        await self._save_tt(
+                            keys=[self._keys.listener_lease, self._keys.timetoken],
+                            args=[lease_value, str(timetoken)],
+                            client=pipe,
+                        )
                     results = await pipe.execute()
             except (RedisError, OSError) as exc:
                 if not await self._redis_failed(exc):
@@ -212,7 +241,7 @@ class Ingest:
                 continue
             self._metrics.set_gauge("redis_up", 1)
             self._account(built, results)
-            if results[-1] >= 0:
+            if timetoken and results[-1] >= 0:
                 self.last_timetoken = timetoken
             return
 
@@ -240,4 +269,14 @@ class Ingest:
         self._metrics.set_gauge("redis_up", 0)
         log.error(ev.REDIS_WRITE_FAILED, error=str(exc))
         await self._sleep(0.5)
-        return self._lease.held
+        return self._lease.held and not self._closed
+
+
+def _chats_seen(good: list[tuple[dict[str, Any], str]]) -> dict[str, float]:
+    """Each chat's newest event time in the batch (epoch seconds), for backfill's watermarks."""
+    seen: dict[str, float] = {}
+    for envelope, chat in good:
+        if chat:
+            at = epoch_seconds(envelope.get("timestamp")) or time.time()
+            seen[chat] = max(seen.get(chat, 0.0), at)
+    return seen

@@ -1,4 +1,4 @@
-"""Stand by, lead, step down: one listener consumes, never deaf and never two.
+"""Stand by, lead, step down: one listener consumes, never deaf, never two, never stuck.
 
 :class:`Leadership` loops until shutdown. As a standby it tries the lease
 (:mod:`listener.lease`) every ``ttl/5``. As the leader it runs one *reign*:
@@ -7,17 +7,28 @@ subscription keeper that feeds the transport its channel, the lease keeper
 and the ops inbox, until
 
 * the lease is lost: stop consuming at once and drop the buffer (the next
-  leader replays it from the stored timetoken); or
+  leader replays it from the stored timetoken), then stand by again, ready
+  to take the lease as soon as it is free; or
 * shutdown is asked: stop consuming, enqueue what is buffered, release the
   lease, and leave the subscription in place for the successor.
+
+Every step of the loop is bounded (:class:`Bounds`) and announced on the
+loop's :class:`~listener.watchdog.Heartbeat` with its bound: ``acquiring``,
+``standby``, ``leading`` (a beat a second), then, stepping down,
+``stopping_transport``, ``cancelling``, ``draining``, ``releasing_lease``.
+Each step runs under its own timeout (:mod:`listener.cancellation`): a task
+of the reign that will not stop after being cancelled is abandoned, logged
+and counted, and the loop goes on. A step that overruns its bound anyway
+turns ``/healthz`` to ``failing`` and, past the watchdog's grace, ends the
+process (:mod:`listener.watchdog`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 import redis.asyncio as aioredis
 from celery import Celery
@@ -28,21 +39,61 @@ from glipbot.logging import bound_context, get_logger
 from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
+from listener.backfill import Backfill
+from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
 from listener.commands import CommandInbox
 from listener.enqueue import CeleryMessages
 from listener.ingest import Ingest
 from listener.lease import Lease
 from listener.metrics import Metrics
-from listener.resume import resume_timetoken
+from listener.recovery import Recovery
+from listener.resume import deaf_since, resume_timetoken
 from listener.subscription import SubscriptionApi, SubscriptionInfo, SubscriptionKeeper
 from listener.transports import OnMessage, Transport
+from listener.watchdog import Heartbeat
 
 log = get_logger(__name__)
 
 #: Builds a reign's transport around the ingest's ``submit``.
 TransportFactory = Callable[[OnMessage], Transport]
 #: Seconds a shutdown waits for the buffer to be enqueued before releasing the lease.
-DRAIN_TIMEOUT = 3
+DRAIN_TIMEOUT = 3.0
+#: Seconds the transport gets to stop (PubNub's own stop is bounded at 3 s).
+TRANSPORT_STOP_TIMEOUT = 5.0
+#: Seconds the reign's tasks get to stop once cancelled; then they are abandoned.
+CANCEL_TIMEOUT = 5.0
+#: Seconds between two beats of the loop while it leads.
+LEAD_BEAT = 1.0
+#: What a step's heartbeat allows beyond the step's own timeout, which fires first.
+STEP_SLACK = 5.0
+
+# The steps of the loop, as the heartbeat, /healthz and the watchdog name them.
+ACQUIRING = "acquiring"
+STANDBY = "standby"
+LEADING = "leading"
+STOPPING_TRANSPORT = "stopping_transport"
+CANCELLING = "cancelling"
+DRAINING = "draining"
+RELEASING_LEASE = "releasing_lease"
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Seconds each step of the loop may take; the heartbeat adds :data:`STEP_SLACK`."""
+
+    #: One Redis command: connect, write and read, each under ``REDIS_SOCKET_TIMEOUT``.
+    redis: float
+    #: A standby's pause between two tries of the lease.
+    standby_poll: float
+    lead_beat: float = LEAD_BEAT
+    transport_stop: float = TRANSPORT_STOP_TIMEOUT
+    cancel: float = CANCEL_TIMEOUT
+    drain: float = DRAIN_TIMEOUT
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Bounds:
+        """The bounds for ``settings`` (Redis timeout, lease TTL) and the module's constants."""
+        return cls(redis=3 * settings.redis_socket_timeout + 1, standby_poll=settings.lease_ttl / 5)
 
 
 @dataclass
@@ -56,6 +107,7 @@ class Reign:
     keeper: SubscriptionKeeper | None = None
     ingest: Ingest | None = None
     transport: Transport | None = None
+    recovery: Recovery | None = None
 
 
 class Leadership:
@@ -76,6 +128,9 @@ class Leadership:
         inbox: CommandInbox,
         reign: Reign,
         on_redis: Callable[[bool], None],
+        heartbeat: Heartbeat,
+        bounds: Bounds | None = None,
+        backfill: Backfill | None = None,
     ) -> None:
         self._settings = settings
         self._redis = client
@@ -90,14 +145,17 @@ class Leadership:
         self._inbox = inbox
         self.reign = reign
         self._on_redis = on_redis
+        self.heartbeat = heartbeat
+        self.bounds = bounds or Bounds.from_settings(settings)
+        self._backfill = backfill
 
     async def run(self, stop: asyncio.Event) -> None:
         """Alternate standby and leadership until ``stop`` is set."""
         while not stop.is_set():
             fence = await self._try_acquire()
             if fence is None:
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self._settings.lease_ttl / 5)
+                self._beat(STANDBY, self.bounds.standby_poll)
+                await _wait(stop, self.bounds.standby_poll)
                 continue
             await self._lead(stop)
 
@@ -106,15 +164,43 @@ class Leadership:
         if self._messages is not None:
             self._messages.close()
 
-    async def _try_acquire(self) -> int | None:
+    def _beat(self, step: str, timeout: float) -> None:
+        self.heartbeat.beat(step, timeout + STEP_SLACK)
+
+    async def _step(self, step: str, coro: Coroutine[Any, Any, Any], timeout: float) -> bool:
+        """Run one step of stepping down within ``timeout``; False (logged, counted) if not."""
+        self._beat(step, timeout)
         try:
-            fence = await self._lease.try_acquire()
-            self._on_redis(True)
-            return fence
+            await run_bounded(coro, step=step, timeout=timeout)
+        except StepTimeoutError as exc:
+            self._metrics.inc("step_timeouts", step=step)
+            log.error(
+                ev.LISTENER_STEP_TIMED_OUT, step=step, timeout=timeout, abandoned=exc.abandoned
+            )
+            return False
         except (RedisError, OSError) as exc:
+            self._on_redis(False)
+            self._metrics.inc("redis_errors")
+            log.error(ev.REDIS_UNREACHABLE, step=step, error=str(exc))
+            return False
+        except Exception as exc:  # stepping down goes on: the next steps matter more
+            self._metrics.inc("step_failures", step=step)
+            log.error(ev.LISTENER_STEP_FAILED, step=step, error=repr(exc))
+            return False
+        return True
+
+    async def _try_acquire(self) -> int | None:
+        self._beat(ACQUIRING, self.bounds.redis)
+        try:
+            fence = await run_bounded(
+                self._lease.try_acquire(), step=ACQUIRING, timeout=self.bounds.redis
+            )
+        except (RedisError, OSError, StepTimeoutError) as exc:
             self._on_redis(False)
             log.error(ev.REDIS_UNREACHABLE, error=str(exc))
             return None
+        self._on_redis(True)
+        return fence
 
     def _message_builder(self) -> CeleryMessages:
         if self._messages is None:
@@ -137,6 +223,11 @@ class Leadership:
                 dedup_ttl=settings.dedup_ttl,
             )
             reign.transport = transport = self._transport_factory(ingest.submit)
+            reign.recovery = (
+                Recovery(self._backfill, self._redis, self._keys, self._metrics, ingest)
+                if self._backfill is not None
+                else None
+            )
             reign.keeper = keeper = SubscriptionKeeper(
                 self._api,
                 self._redis,
@@ -146,48 +237,82 @@ class Leadership:
                 expires_in=settings.subscription_expires_in,
                 renew_margin=settings.subscription_renew_margin,
                 check_interval=settings.subscription_check_interval,
+                leading=self._lease.confirm,
+                last_event_at=lambda: ingest.last_event_at,
             )
+            consuming = asyncio.create_task(ingest.run(), name="ingest")
             tasks = {
                 asyncio.create_task(keeper.run(), name="keeper"),
-                asyncio.create_task(ingest.run(), name="ingest"),
+                consuming,
                 asyncio.create_task(self._inbox.run(), name="commands"),
+                asyncio.create_task(
+                    self._lease.keep(on_error=lambda _e: self._metrics.inc("redis_errors")),
+                    name="lease",
+                ),
+                asyncio.create_task(stop.wait(), name="stop"),
             }
-            keep = asyncio.create_task(
-                self._lease.keep(on_error=lambda _e: self._metrics.inc("redis_errors")),
-                name="lease",
-            )
-            stopping = asyncio.create_task(stop.wait(), name="stop")
-            done, _ = await asyncio.wait(
-                {keep, stopping, *tasks}, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done - {keep, stopping}:
-                if task.exception() is not None:
-                    log.error(
-                        ev.LISTENER_TASK_CRASHED, task=task.get_name(), error=repr(task.exception())
-                    )
-            # Stop consuming at once, whatever the reason.
-            await transport.stop()
-            for task in (*tasks, keep, stopping):
-                task.cancel()
-            await asyncio.gather(*tasks, keep, stopping, return_exceptions=True)
-            if self._lease.held and stop.is_set():
-                await self._hand_over(ingest)
-            else:
-                dropped = ingest.discard_pending()
-                self._metrics.inc("lease_lost")
-                log.error(ev.LEASE_LOST_STOPPED_CONSUMING, dropped=dropped)
-                with contextlib.suppress(RedisError, OSError):
-                    await self._lease.release()
+            done: set[asyncio.Task[Any]] = set()
+            while not done:
+                self._beat(LEADING, self.bounds.lead_beat)
+                done, _ = await asyncio.wait(
+                    tasks, timeout=self.bounds.lead_beat, return_when=asyncio.FIRST_COMPLETED
+                )
+            for task in done:
+                if task.get_name() in ("lease", "stop") or task.cancelled():
+                    continue
+                log.error(
+                    ev.LISTENER_TASK_CRASHED, task=task.get_name(), error=repr(task.exception())
+                )
+            await self._step_down(stop, tasks, consuming, ingest, transport)
             reign.keeper = None
 
-    async def _hand_over(self, ingest: Ingest) -> None:
-        try:
-            await asyncio.wait_for(ingest.drain(), timeout=DRAIN_TIMEOUT)
-        except Exception as exc:
-            log.error(ev.SHUTDOWN_DRAIN_FAILED, error=repr(exc), dropped=ingest.pending())
-        with contextlib.suppress(RedisError, OSError):
-            await self._lease.release()
-        log.info(ev.LEASE_RELEASED)
+    async def _step_down(
+        self,
+        stop: asyncio.Event,
+        tasks: set[asyncio.Task[Any]],
+        consuming: asyncio.Task[Any],
+        ingest: Ingest,
+        transport: Transport,
+    ) -> None:
+        """Stop consuming at once, whatever the reason; then hand over, or drop the buffer."""
+        handing_over = self._lease.held and stop.is_set()
+        if not handing_over:
+            ingest.close()  # deposed: not one more write, even from a task that ignores its cancel
+        recovering = self.reign.recovery.task if self.reign.recovery else None
+        if recovering is not None:
+            tasks = {*tasks, recovering}
+        # Cancelled before anything is awaited: no part of a finished reign acts on the platform.
+        for task in tasks:
+            task.cancel()
+        await self._step(STOPPING_TRANSPORT, transport.stop(), self.bounds.transport_stop)
+        self._beat(CANCELLING, self.bounds.cancel)
+        stuck = await cancel_and_wait(tasks, timeout=self.bounds.cancel)
+        for task in sorted(stuck, key=lambda t: t.get_name()):
+            self._metrics.inc("tasks_abandoned", task=task.get_name())
+            log.error(ev.LISTENER_TASK_ABANDONED, task=task.get_name(), timeout=self.bounds.cancel)
+        if handing_over:
+            await self._hand_over(ingest, drain=consuming not in stuck)
+            return
+        dropped = ingest.discard_pending()
+        self._metrics.inc("lease_lost")
+        log.error(ev.LEASE_LOST_STOPPED_CONSUMING, dropped=dropped)
+        await self._step(RELEASING_LEASE, self._lease.release(), self.bounds.redis)
+
+    async def _hand_over(self, ingest: Ingest, *, drain: bool) -> None:
+        """Enqueue the buffer (unless the ingest task is still running), then release."""
+        self._beat(DRAINING, self.bounds.drain)
+        if not drain:
+            log.error(
+                ev.SHUTDOWN_DRAIN_FAILED, error="ingest task abandoned", dropped=ingest.pending()
+            )
+        else:
+            try:
+                await run_bounded(ingest.drain(), step=DRAINING, timeout=self.bounds.drain)
+            except Exception as exc:
+                log.error(ev.SHUTDOWN_DRAIN_FAILED, error=repr(exc), dropped=ingest.pending())
+        ingest.close()
+        if await self._step(RELEASING_LEASE, self._lease.release(), self.bounds.redis):
+            log.info(ev.LEASE_RELEASED)
 
     async def _follow(self, new: SubscriptionInfo, old: SubscriptionInfo | None) -> None:
         """The keeper adopted ``new``: decrypt its channel and point the transport at it."""
@@ -202,3 +327,15 @@ class Leadership:
             else:
                 await transport.move(new.address, new.subscriber_key, tt)
             log.info(ev.TRANSPORT_ON_SUBSCRIPTION, channel=new.address, resume_timetoken=tt)
+        since = await deaf_since(new, self._redis, self._keys)
+        if since is not None and self.reign.recovery is not None:
+            self.reign.recovery.after(since)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Wait until ``stop`` is set or ``seconds`` have passed, whatever else is cancelled."""
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()

@@ -105,6 +105,15 @@ class Lease:
             return False
         return bool(await self._release(keys=[self.key], args=[value]))
 
+    async def confirm(self) -> bool:
+        """Whether the lease key still holds this reign's value (one ``GET``)."""
+        value = self.value
+        if value is None:
+            return False
+        raw = await self._client.get(self.key)
+        text = raw.decode() if isinstance(raw, bytes) else raw
+        return text == value
+
     async def holder(self) -> str | None:
         """The instance currently holding the lease (any process), if any."""
         raw = await self._client.get(self.key)

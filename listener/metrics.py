@@ -3,8 +3,10 @@
 Every step of an event's path counts here: the transport (``redelivered``,
 ``reconnects``), ingest (``events_received``, ``dead_letters`` by reason,
 ``duplicates``, ``enqueued``, ``fenced``), the subscription keeper, the
-lease and the ops inbox. ``/metrics`` renders them (:meth:`Metrics.render`)
-and the status mirror carries a flat :meth:`Metrics.snapshot`.
+lease, the ops inbox, and the leadership loop's bounded steps
+(``tasks_abandoned``, ``step_timeouts``, ``step_failures``). ``/metrics``
+renders them (:meth:`Metrics.render`) and the status mirror carries a flat
+:meth:`Metrics.snapshot`.
 
 Each :class:`Metrics` owns a private :class:`~prometheus_client.CollectorRegistry`
 (never the global one), so tests and processes never share series. Counters
@@ -42,12 +44,24 @@ COUNTERS: dict[str, str] = {
     "lease_lost": "Times this process lost the lease while leading",
     "redis_errors": "Redis commands that failed",
     "commands": "Ops commands received, by command",
+    "tasks_abandoned": "Tasks of a reign that did not stop once cancelled, by task",
+    "step_timeouts": "Steps of the leadership loop that overran their timeout, by step",
+    "step_failures": "Steps of stepping down that raised, by step",
+    "backfill_runs": "Backfill runs after a window of deafness",
+    "backfill_recovered": "Notifications recovered by backfill, by kind (post, group)",
+    "backfill_truncated": "Chats backfill did not read in full (past its page or chat bounds)",
+    "backfill_failures": "Backfill runs that failed (the platform or Redis refused)",
+    "subscription_checks_quiet": "Subscription checks made early because the channel was quiet",
 }
 
 #: The labels of the labelled counters (the others have none).
 LABELS: dict[str, tuple[str, ...]] = {
     "dead_letters": ("reason",),
     "commands": ("command",),
+    "tasks_abandoned": ("task",),
+    "step_timeouts": ("step",),
+    "step_failures": ("step",),
+    "backfill_recovered": ("kind",),
 }
 
 #: name → help text of gauges (current values).

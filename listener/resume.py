@@ -42,3 +42,33 @@ async def resume_timetoken(
         return int((clock() - NEW_CHANNEL_LOOKBACK) * TIMETOKENS_PER_SECOND)
     raw = await client.get(keys.timetoken)
     return int(raw) if raw else None
+
+
+#: PubNub keeps a channel's messages about this long (and at most 100 of them);
+#: a resume point older than this may have lost events for good.
+PUBNUB_RETENTION = 15 * 60.0
+
+
+async def deaf_since(
+    subscription: SubscriptionInfo,
+    client: aioredis.Redis,
+    keys: Keys,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> float | None:
+    """When a window of deafness began, if adopting ``subscription`` follows one; else None.
+
+    A channel this process **created** replaces one that was lost, expired or
+    never read: nothing before its creation will be replayed on it. A
+    **reused** channel whose resume point is older than PubNub's retention
+    may have dropped what came after it. Either way the window began at the
+    last event enqueued (the stored timetoken). With none stored, nothing was
+    ever consumed: there is nothing to recover.
+    """
+    raw = await client.get(keys.timetoken)
+    if not raw:
+        return None
+    last = int(raw) / TIMETOKENS_PER_SECOND
+    if subscription.created or clock() - last > PUBNUB_RETENTION:
+        return last
+    return None

@@ -7,7 +7,9 @@ An event's path through the parts built here: the transport
 Celery message (:mod:`listener.enqueue`), but only while this process holds
 the lease. :mod:`listener.leadership` runs those per reign;
 :mod:`listener.status` reports on them over HTTP (:mod:`listener.health`)
-and in Redis; :mod:`listener.commands` takes ops requests.
+and in Redis; :mod:`listener.commands` takes ops requests;
+:mod:`listener.watchdog` ends the process if it gets stuck (the entry
+point, :mod:`listener.__main__`, starts it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+from collections.abc import Coroutine
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -24,17 +27,25 @@ from glipbot.logging import get_logger
 from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
+from listener.backfill import Backfill
+from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
 from listener.commands import CommandInbox
 from listener.enqueue import make_celery_app
 from listener.health import HealthServer
-from listener.leadership import Leadership, Reign, TransportFactory
+from listener.leadership import STEP_SLACK, Bounds, Leadership, Reign, TransportFactory
 from listener.lease import Lease
 from listener.metrics import Metrics
 from listener.status import Status
 from listener.subscription import SubscriptionApi
 from listener.transports.pubnub import PubNubTransport
+from listener.watchdog import Heartbeat, Watchdog, tick
 
 log = get_logger(__name__)
+
+#: The leadership heartbeat's step while the process closes, after the loop ended.
+CLOSING = "closing"
+#: Seconds each closing step (health server, status key, Redis pool) may take.
+CLOSE_STEP_TIMEOUT = 3.0
 
 
 def default_instance() -> str:
@@ -52,6 +63,7 @@ class ListenerService:
         sync_redis: Any,
         *,
         transport_factory: TransportFactory | None = None,
+        backfill: Backfill | None = None,
     ) -> None:
         self.instance = instance = settings.listener_instance or default_instance()
         keys = Keys(settings.key_prefix)
@@ -65,6 +77,12 @@ class ListenerService:
             client, keys.listener_lease, keys.listener_fence, instance, settings.lease_ttl
         )
         reign = Reign()
+        bounds = Bounds.from_settings(settings)
+        #: The event loop's own heartbeat, and the leadership loop's (also read by /healthz).
+        self.loop_heartbeat = Heartbeat("event_loop")
+        self.heartbeat = heartbeat = Heartbeat("leadership")
+        #: Started by the entry point, which owns the process: it may end it.
+        self.watchdog = Watchdog([self.loop_heartbeat, heartbeat])
         self.status = status = Status(
             instance,
             client=client,
@@ -73,6 +91,7 @@ class ListenerService:
             metrics=metrics,
             reign=reign,
             mirror_ttl=settings.lease_ttl * 2,
+            heartbeat=heartbeat,
         )
         self.leadership = Leadership(
             settings,
@@ -90,23 +109,53 @@ class ListenerService:
             inbox=CommandInbox(client, keys, metrics, lambda: reign.keeper),
             reign=reign,
             on_redis=status.redis_seen,
+            heartbeat=heartbeat,
+            bounds=bounds,
+            backfill=backfill,
         )
         self.health = HealthServer(
-            status.snapshot, metrics, host="0.0.0.0", port=settings.health_port
+            status.snapshot, metrics, host=settings.health_host, port=settings.health_port
         )
+        self._health_host = settings.health_host
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve health, then alternate standby and leadership until ``stop`` is set."""
+        ticker = asyncio.create_task(tick(self.loop_heartbeat), name="event_loop_tick")
         port = await self.health.start()
         print(f"listener health on port {port}", flush=True)  # the issue asks for it on stdout
-        log.info(ev.LISTENER_STARTED, instance=self.instance, health_port=port)
-        mirror = asyncio.create_task(self.status.run())
+        log.info(
+            ev.LISTENER_STARTED,
+            instance=self.instance,
+            health_host=self._health_host,
+            health_port=port,
+        )
+        mirror = asyncio.create_task(self.status.run(), name="status_mirror")
         try:
             await self.leadership.run(stop)
         finally:
-            mirror.cancel()
-            await self.health.stop()
-            await self.status.clear()
-            await self.redis.aclose()
+            self.heartbeat.beat(CLOSING, CLOSE_STEP_TIMEOUT * 4 + STEP_SLACK)
+            await cancel_and_wait({mirror}, timeout=CLOSE_STEP_TIMEOUT)
+            await self._close_step("health_stop", self.health.stop())
+            await self._close_step("status_clear", self.status.clear())
+            await self._close_step("redis_close", self.redis.aclose())
             self.leadership.close()
+            ticker.cancel()
+            self.heartbeat.stop()
+            self.loop_heartbeat.stop()
             log.info(ev.LISTENER_STOPPED, instance=self.instance)
+
+    async def _close_step(self, step: str, coro: Coroutine[Any, Any, Any]) -> None:
+        """One step of closing, bounded; an overrun is logged and counted, and closing goes on."""
+        try:
+            await run_bounded(coro, step=step, timeout=CLOSE_STEP_TIMEOUT)
+        except StepTimeoutError as exc:
+            self.metrics.inc("step_timeouts", step=step)
+            log.error(
+                ev.LISTENER_STEP_TIMED_OUT,
+                step=step,
+                timeout=CLOSE_STEP_TIMEOUT,
+                abandoned=exc.abandoned,
+            )
+        except Exception as exc:  # closing goes on: the next steps matter more
+            self.metrics.inc("step_failures", step=step)
+            log.error(ev.LISTENER_STEP_FAILED, step=step, error=repr(exc))

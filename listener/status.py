@@ -2,8 +2,9 @@
 
 :meth:`Status.snapshot` reads the state of every step of an event's path
 (the subscription the transport reads, when the last event arrived, what
-ingest has buffered, the last timetoken enqueued) and judges it with
-:func:`listener.health.evaluate`. :meth:`Status.run` mirrors it into Redis
+ingest has buffered, the last timetoken enqueued) and the leadership loop's
+heartbeat (the step it is in, and whether it is stuck there), and judges it
+with :func:`listener.health.judge`. :meth:`Status.run` mirrors it into Redis
 every second under ``listener:status:<instance>`` (read by ``tasks.ops``
 status) and logs each change of the status word. The gauges derived from it
 (leader, fence, Redis, last event, expiry) are registered here too.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import math
 import time
 from typing import Any
 
@@ -21,12 +23,14 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from glipbot import log_events as ev
+from glipbot.errors import LoginRefusedError
 from glipbot.logging import get_logger
 from glipbot.state.keys import Keys
-from listener.health import evaluate
+from listener.health import judge
 from listener.leadership import Reign
 from listener.lease import Lease
 from listener.metrics import Metrics
+from listener.watchdog import Heartbeat
 
 log = get_logger(__name__)
 
@@ -47,6 +51,7 @@ class Status:
         metrics: Metrics,
         reign: Reign,
         mirror_ttl: float,
+        heartbeat: Heartbeat,
     ) -> None:
         self.instance = instance
         self._redis = client
@@ -54,6 +59,7 @@ class Status:
         self._lease = lease
         self._metrics = metrics
         self._reign = reign
+        self._heartbeat = heartbeat
         self._mirror_ttl = max(5, int(mirror_ttl))
         self.redis_ok = False
         #: The instance holding the lease, as last read from Redis.
@@ -85,29 +91,34 @@ class Status:
         live = bool(keeper and keeper.live())
         since = self._since_last_event()
         remaining = self._expires_in()
-        status = evaluate(
+        stuck = self._heartbeat.overrun()
+        status, reason = judge(
             role=role,
             redis_ok=self.redis_ok,
             subscription_live=live,
             renewal_failures=keeper.failures if keeper else 0,
             transport_errors=bool(transport and transport.stats.callback_errors),
+            stuck=stuck.describe() if stuck else None,
+            login_refused=_refused_setting(keeper.last_error if keeper else None),
         )
         return {
             "status": status,
+            "reason": reason,
+            "step": self._heartbeat.step,
             "role": role,
             "instance": self.instance,
             "leader": self.leader,
             "fence": self._lease.fence,
             "subscription_id": keeper.current.id if keeper and keeper.current else None,
-            "expires_in_seconds": None if remaining != remaining else round(remaining, 3),
-            "seconds_since_last_event": None if since != since else round(since, 3),
+            "expires_in_seconds": _rounded(remaining),
+            "seconds_since_last_event": _rounded(since),
             "last_timetoken": str(ingest.last_timetoken)
             if ingest and ingest.last_timetoken
             else None,
             "pending": ingest.pending() if ingest else 0,
             "redis": "ok" if self.redis_ok else "down",
             "time": time.time(),
-            "metrics": self._metrics.snapshot(),
+            "metrics": {k: _finite(v) for k, v in self._metrics.snapshot().items()},
         }
 
     async def run(self) -> None:
@@ -128,6 +139,7 @@ class Status:
                 (log.error if body["status"] == "failing" else log.info)(
                     ev.HEALTH_CHANGED,
                     status=body["status"],
+                    reason=body["reason"],
                     role=body["role"],
                     subscription_id=body["subscription_id"],
                 )
@@ -138,3 +150,22 @@ class Status:
         """Delete the mirror (at shutdown), if Redis answers."""
         with contextlib.suppress(RedisError, OSError):
             await self._redis.delete(self._key)
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None where JSON has no number (NaN, ±inf).
+
+    ``/healthz`` is strict JSON: a gauge that has no value yet (no event, no
+    subscription) is ``null``, never ``NaN``.
+    """
+    return value if math.isfinite(value) else None
+
+
+def _rounded(value: float) -> float | None:
+    """:func:`_finite`, rounded to the millisecond."""
+    return round(value, 3) if math.isfinite(value) else None
+
+
+def _refused_setting(error: Exception | None) -> str | None:
+    """The setting to fix when the platform refused the credentials, else None."""
+    return error.setting if isinstance(error, LoginRefusedError) else None

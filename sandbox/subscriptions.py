@@ -202,9 +202,7 @@ class SubscriptionEndpoints:
         transport = delivery.get("transportType", "PubNub")
         if transport != "PubNub":
             raise invalid("deliveryMode.transportType", "the sandbox delivers over PubNub only")
-        encryption = delivery.get("encryption", True)
-        if not isinstance(encryption, bool):
-            raise invalid("deliveryMode.encryption")
+        encryption = _encryption(delivery.get("encryption", True))
         expires_in = self._table.lifetime(_expires_in(body))
         mine = [
             s
@@ -277,3 +275,17 @@ def _expires_in(body: dict[str, Any]) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise invalid("expiresIn", "a positive integer number of seconds")
     return value
+
+
+#: ``deliveryMode.encryption`` as written: a boolean, or the string the seed sends.
+_ENCRYPTION_STRINGS = {"true": True, "false": False}
+
+
+def _encryption(value: object) -> bool:
+    # The seed writes "encryption": "true" (a string) and the platform answers
+    # 200 with the boolean, so both forms are accepted; anything else is a 400.
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in _ENCRYPTION_STRINGS:
+        return _ENCRYPTION_STRINGS[value]
+    raise invalid("deliveryMode.encryption", 'true or false (a boolean, or the string "true")')

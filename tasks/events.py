@@ -7,7 +7,8 @@ from typing import Any
 
 from glipbot import log_events as ev
 from glipbot.contracts import HANDLE_EVENT
-from glipbot.contracts.chat_order import ChatTurns
+from glipbot.contracts.identity import event_id
+from glipbot.contracts.ledger import event_entry
 from glipbot.errors import DeadLetteredError
 from tasks.replies import enqueue_reply
 from worker.dispatch import Dispatcher
@@ -22,7 +23,7 @@ def dispatcher() -> Dispatcher:
     return Dispatcher(
         bot=rt.bot,
         directory=rt.directory,
-        turns=ChatTurns(rt.platform.redis, rt.platform.keys),
+        turns=rt.poster.turns,
         dead_letters=rt.dead_letters,
         counters=rt.counters,
         enqueue=enqueue_reply,
@@ -30,17 +31,45 @@ def dispatcher() -> Dispatcher:
 
 
 def give_up_event(error: Exception, attempts: int, arguments: dict[str, Any]) -> DeadLetteredError:
-    """Keep the event as a dead letter and free its chat's turn."""
-    return dispatcher().give_up(arguments.get("envelope"), arguments.get("seq"), error, attempts)
+    """Keep the event as a dead letter, free its chat's turn, and forget it as in flight."""
+    envelope = arguments.get("envelope")
+    failed = dispatcher().give_up(envelope, arguments.get("seq"), error, attempts)
+    _done(envelope)
+    return failed
+
+
+def _uuid(envelope: Any) -> str | None:
+    uuid = envelope.get("uuid") if isinstance(envelope, dict) else None
+    return str(uuid) if uuid else None
+
+
+def _entry(envelope: Any) -> str | None:
+    """The event's entry in the ledger, by the identity the listener enqueued it under."""
+    return event_entry(event_id(envelope)) if isinstance(envelope, dict) else None
+
+
+def _done(envelope: Any) -> None:
+    entry = _entry(envelope)
+    if entry:
+        runtime().poster.ledger.done(entry)
 
 
 def _context(arguments: dict[str, Any]) -> dict[str, Any]:
-    envelope = arguments.get("envelope") or {}
-    return {"event_uuid": envelope.get("uuid") if isinstance(envelope, dict) else None}
+    return {"event_uuid": _uuid(arguments.get("envelope"))}
+
+
+def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
+    entry = _entry(arguments.get("envelope"))
+    if entry:
+        runtime().poster.ledger.touch(entry, seconds)
 
 
 @retried_task(
-    name=HANDLE_EVENT, give_up=give_up_event, retry_event=ev.EVENT_RETRY, log_context=_context
+    name=HANDLE_EVENT,
+    give_up=give_up_event,
+    retry_event=ev.EVENT_RETRY,
+    log_context=_context,
+    keep_alive=_keep_alive,
 )
 def handle_event(envelope: dict[str, Any], seq: int | None = None) -> dict[str, Any]:
     """Run the bot on one notification, as the listener enqueued it.
@@ -49,7 +78,13 @@ def handle_event(envelope: dict[str, Any], seq: int | None = None) -> dict[str, 
     dispatcher reads it from what the listener stored. A transient failure is
     retried with back-off; past the last attempt, or on a permanent failure,
     the event is dead-lettered and the task fails with
-    :class:`~glipbot.errors.DeadLetteredError`.
+    :class:`~glipbot.errors.DeadLetteredError`. Either way the event leaves
+    the ledger of work in flight once it is handled or kept.
     """
-    sent = dispatcher().handle(envelope, seq)
+    try:
+        sent = dispatcher().handle(envelope, seq)
+    except DeadLetteredError:
+        _done(envelope)
+        raise
+    _done(envelope)
     return {"replies": [out.key for out in sent]}

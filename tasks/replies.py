@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from glipbot import log_events as ev
 from glipbot.contracts import POST_REPLY, REPLIES_QUEUE
+from glipbot.contracts.ledger import reply_entry
 from glipbot.errors import DeadLetteredError
 from glipbot.logging import get_logger
+from worker.celery import app
+from worker.messages import TaskMessages
 from worker.replies import Outgoing
 from worker.runtime import runtime
 from worker.task import retried_task
@@ -17,9 +21,16 @@ SOURCE = "post_reply"
 _log = get_logger(__name__)
 
 
+@functools.cache
+def messages() -> TaskMessages:
+    """This process's message builder (built on first use, after the pool forked)."""
+    return TaskMessages(app)
+
+
 def enqueue_reply(out: Outgoing) -> None:
-    """Put ``out`` on the ``replies`` queue."""
-    post_reply.apply_async(args=(out.to_json(),), queue=REPLIES_QUEUE)
+    """Record ``out`` in the ledger and put it on the ``replies`` queue, in one step."""
+    built = messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE)
+    runtime().poster.enqueue(out, built)
 
 
 def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) -> DeadLetteredError:
@@ -47,6 +58,8 @@ def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) ->
     rt.counters.incr("dead_letters_post_reply")
     if out is not None:
         rt.poster.done(out)
+    elif context.get("reply_key"):
+        rt.poster.ledger.done(reply_entry(str(context["reply_key"])))
     return DeadLetteredError(reason)
 
 
@@ -57,18 +70,31 @@ def _context(arguments: dict[str, Any]) -> dict[str, Any]:
     return {"reply_key": reply.get("key"), "group_id": reply.get("group_id")}
 
 
+def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
+    key = _context(arguments).get("reply_key")
+    if key:
+        runtime().poster.ledger.touch(reply_entry(str(key)), seconds)
+
+
 @retried_task(
     name=POST_REPLY,
     give_up=give_up_reply,
     retry_event=ev.REPLY_RETRY,
     retry_counter="reply_retries",
     log_context=_context,
+    keep_alive=_keep_alive,
 )
 def post_reply(reply: dict[str, Any]) -> dict[str, Any]:
-    """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON) when its turn comes."""
+    """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON) when its turn comes.
+
+    Before its turn it parks in its chat and the task ends (``{"parked": true}``);
+    the reply before it sends it again when done.
+    """
     rt = runtime()
     out = Outgoing.from_json(reply)
     post_id = rt.poster.deliver(out)
+    if post_id is None:
+        return {"parked": True, "key": out.key}
     rt.counters.incr("replies_posted")
     _log.info(ev.REPLY_POSTED, reply_key=out.key, group_id=out.group_id, post_id=post_id)
     return {"post_id": post_id, "key": out.key}

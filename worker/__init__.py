@@ -3,5 +3,6 @@
 A worker process runs ``handle_event`` (:mod:`worker.dispatch`: the bot on one
 notification) and ``post_reply`` (:mod:`worker.replies`: each reply posted
 exactly once, in its chat's order); :mod:`worker.task` is the one base class
-that decides retries and dead letters for both.
+that decides retries and dead letters for both; :mod:`worker.bots` names the
+bot it runs, which it loads at start (without one it refuses to start).
 """

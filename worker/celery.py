@@ -1,23 +1,45 @@
 """The Celery app: ``celery -A worker worker`` finds it here.
 
-Configuration is applied when Celery first needs it (``on_configure``), from
-:class:`~glipbot.settings.Settings`, so importing this module reads nothing
-from the environment. Task modules are named, not imported: ``worker`` never
-imports ``tasks``.
+Configuration is applied when Celery first needs it (:meth:`App.on_configure`),
+from :class:`~glipbot.settings.Settings` only, so importing this module reads
+nothing from the environment. Task modules are named, not imported:
+``worker`` never imports ``tasks``.
+
+Invalid settings never leave Celery's own defaults in place (its default
+broker is ``amqp://localhost``, where another program may well listen):
+
+* configuring raises :class:`~glipbot.errors.ConfigError`, so the app is
+  unusable rather than pointed elsewhere;
+* every ``celery -A worker ...`` command (``worker``, ``beat``, ``flower``,
+  ``call``, ``inspect`` ...) checks the settings before it does anything
+  (:func:`_check_settings`, a hidden option Celery adds to each of them) and
+  exits with status 2 and one line naming the variable;
+* a worker imports its bot before it consumes anything (``worker_init``)
+  and, when ``BOT_APP`` names none, exits the same way, having taken nothing
+  off the queues.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
+import click
 import structlog
 from celery import Celery
-from celery.signals import setup_logging, task_postrun, task_prerun
+from celery.signals import setup_logging, task_postrun, task_prerun, worker_init
 from kombu import Queue
 
+from glipbot import log_events as ev
 from glipbot.contracts import EVENTS_QUEUE, OPS_QUEUE, QUEUES, TASK_ROUTES
-from glipbot.logging import configure_logging
+from glipbot.errors import ConfigError
+from glipbot.logging import configure_logging, get_logger
 from glipbot.settings import Settings
+from glipbot.unknown_variables import warn_unknown
+from worker.bots import bot_app, known_variables, load_bot
+from worker.flower import install as install_flower_guard
+from worker.reaper import REAP_INTERVAL
 
 #: Task modules loaded by every worker.
 TASK_MODULES = ("tasks.events", "tasks.replies", "tasks.ops")
@@ -29,8 +51,17 @@ TASK_MODULES = ("tasks.events", "tasks.replies", "tasks.ops")
 LONGEST_TASK = 300
 VISIBILITY_TIMEOUT = 900
 
+#: The exit status of a command that refuses its configuration (as the listener's).
+EXIT_CONFIG = 2
 
-#: Celery beat's own job: a liveness canary. A bot's task module adds its
+#: Celery reads these over its configuration (``--broker`` and ``--result-backend``
+#: set them): here the broker and the result backend are ``REDIS_URL``, nothing else.
+CELERY_OVERRIDES = ("CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+
+_log = get_logger(__name__)
+
+
+#: Celery beat's own jobs: a liveness canary and the reaper. A bot's task module adds its
 #: jobs when it is imported (``app.add_periodic_task``), as workers and beat
 #: import the task modules.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
@@ -38,6 +69,12 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "tasks.ops.canary",
         "schedule": 60.0,
         "options": {"queue": OPS_QUEUE, "expires": 55},
+    },
+    # The reaper (worker/reaper.py): lost work sent again, stuck chats released.
+    "reaper": {
+        "task": "tasks.ops.reap",
+        "schedule": REAP_INTERVAL,
+        "options": {"queue": OPS_QUEUE, "expires": REAP_INTERVAL},
     },
 }
 
@@ -79,14 +116,31 @@ def celery_config(settings: Settings) -> dict[str, Any]:
     }
 
 
-app = Celery("worker", include=list(TASK_MODULES))
+class App(Celery):
+    """A Celery app configured from :class:`~glipbot.settings.Settings`, or not at all."""
+
+    def on_configure(self) -> None:
+        """Apply the settings; raise :class:`~glipbot.errors.ConfigError` if they are invalid.
+
+        Celery calls this method the first time its configuration is read. (A
+        receiver of Celery's ``on_configure`` signal cannot refuse: the
+        signal logs its error and Celery goes on with its defaults.)
+        """
+        settings = Settings.from_env()
+        for name in CELERY_OVERRIDES:
+            override = os.environ.get(name)  # Celery ignores an empty one, and so do we
+            if override and override != settings.redis_url:
+                raise ConfigError(
+                    f"{name} is set (as celery --broker/--result-backend do): this app's broker "
+                    "and results are REDIS_URL's; unset it"
+                )
+        self.conf.update(celery_config(settings))
+        self.conf.glipbot_settings = settings
 
 
-@app.on_configure.connect
-def _configure(sender: Celery, **_: Any) -> None:
-    settings = Settings.from_env()
-    sender.conf.update(celery_config(settings))
-    sender.conf.glipbot_settings = settings
+app = App("worker", include=list(TASK_MODULES))
+# `celery -A worker flower`: FLOWER_* from .env, and no start without a login.
+install_flower_guard(app)
 
 
 def settings_of(celery_app: Celery = app) -> Settings:
@@ -96,6 +150,60 @@ def settings_of(celery_app: Celery = app) -> Settings:
         settings = Settings.from_env()
         celery_app.conf.glipbot_settings = settings
     return settings
+
+
+def _check_settings(ctx: click.Context, _param: click.Parameter, _value: object) -> None:
+    """Before any ``celery -A worker`` command: valid settings, or one line and exit status 2.
+
+    Also warns of variables that look like misspelt settings (except for the
+    worker, which does so at start, once it knows the task package's
+    settings, and Flower, which keeps its own logging).
+    """
+    celery_app = getattr(ctx.obj, "app", None)
+    if not isinstance(celery_app, App):
+        return
+    try:
+        settings = settings_of(celery_app)
+    except ConfigError as exc:
+        click.echo(f"celery {ctx.info_name}: {exc}", err=True)
+        ctx.exit(EXIT_CONFIG)
+    if ctx.info_name not in ("worker", "flower"):
+        configure_logging(settings)
+        warn_unknown(known_variables())
+
+
+# Celery adds its app's preload options to every sub-command; their callbacks
+# run while the command line is parsed, before the command does anything.
+app.user_options["preload"].add(
+    click.Option(
+        ["--glipbot-check-settings"],
+        is_flag=True,
+        hidden=True,
+        expose_value=False,
+        is_eager=True,
+        callback=_check_settings,
+        help="(internal) validate the settings first",
+    )
+)
+
+
+@worker_init.connect
+def _load_the_bot(sender: Any = None, **_: Any) -> None:
+    # Celery has imported the task modules (which name the default bot), and
+    # consumes nothing yet. SystemExit is not an Exception: Celery's signal
+    # dispatch, which logs and swallows errors, lets it through.
+    if getattr(sender, "app", None) is not app:  # another app's worker in this process
+        return
+    settings = settings_of(app)
+    configure_logging(settings)
+    spec = bot_app(settings)
+    try:
+        bot = load_bot(spec)
+    except ConfigError as exc:
+        print(f"celery worker: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_CONFIG) from None
+    _log.info(ev.BOT_LOADED, bot_app=spec, bot=bot.name)
+    warn_unknown(known_variables())
 
 
 @setup_logging.connect

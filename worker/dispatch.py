@@ -17,6 +17,7 @@ from typing import Any
 from glipbot import log_events as ev
 from glipbot.bot import Bot, Directory
 from glipbot.contracts.chat_order import ChatTurns
+from glipbot.contracts.identity import event_id
 from glipbot.errors import DeadLetteredError, InvalidEventError, PermanentError, TransientError
 from glipbot.events import Event, chat_id, parse_event
 from glipbot.logging import get_logger
@@ -58,7 +59,7 @@ class Dispatcher:
             raise self._dead_letter(envelope, f"invalid event: {exc.reason}", seq=seq) from exc
         chat = chat_id(event)
         if seq is None and chat:
-            seq = self.turns.seq_of(event.envelope.uuid)
+            seq = self.turns.seq_of(event_id(envelope))
         log = log.bind(group_id=chat or None, event_type=event.envelope.event_type, seq=seq)
         try:
             replies = self.bot.handle(event, self.directory)
@@ -95,7 +96,10 @@ class Dispatcher:
         event_uuid = envelope.get("uuid") if isinstance(envelope, dict) else None
         _log.error(ev.EVENT_GIVEN_UP, event_uuid=event_uuid, error=str(error), attempts=attempts)
         with contextlib.suppress(InvalidEventError):  # already dead-lettered as such
-            self._handled(parse_event(envelope), seq, 0)
+            event = parse_event(envelope)
+            if seq is None and chat_id(event):  # as handle() does: the listener's number
+                seq = self.turns.seq_of(event_id(envelope))
+            self._handled(event, seq, 0)
         return self._dead_letter(envelope, reason, seq=seq, attempts=attempts)
 
     def _handled(self, event: Event, seq: int | None, replies: int) -> None:

@@ -1,13 +1,28 @@
 """Post each reply exactly once, in its chat's order.
 
 A reply carries a key derived from the event that caused it and its
-position (``<event uuid>:<index>``). Before posting, the key is marked
-*pending* in Redis; after, *done* with the post's id. A task that runs again
-finds *done* and stops; one that finds *pending* (its worker died after the
-POST may or may not have reached the platform) first looks for the post in
-the chat through ``GET /glip/posts`` and claims it, and posts only when it is
-not there. Each post is claimed by one key at most, so two identical replies
-are both delivered.
+position (``<event uuid>:<index>``). It travels as a ledger entry
+(:mod:`glipbot.contracts.ledger`): :meth:`ReplyPoster.enqueue` records it and
+pushes its task in one step, and :meth:`ReplyPoster.done` forgets it once it
+is posted or dead-lettered, so a reply lost on its way is sent again by the
+reaper.
+
+**Order.** A reply whose chat turn has not come parks in the chat and its
+task ends; the reply before it sends it again when it is done
+(:mod:`glipbot.contracts.chat_order`).
+
+**Once.** Before posting, the key is marked *pending* in Redis; after, *done*
+with the post's id. A task that runs again finds *done* and stops. One that
+finds *pending* (the POST timed out, lost its connection or met a 5xx: it
+may have been made, or may still be made by the platform a little later)
+looks for the post in the chat through ``GET /glip/posts`` and claims it.
+It posts again only when the *settle window* (:func:`settle_window`, twice
+the HTTP timeout) has passed since that POST began and the post is still
+not there, waiting for it with :class:`~glipbot.errors.RetryLater`, never by
+sleeping. If the first POST lands even later, the reply is watched
+(:class:`~worker.reconcile.DuplicateWatch`) and the extra post deleted. Each
+post is claimed by one key at most, so two identical replies are both
+delivered.
 """
 
 from __future__ import annotations
@@ -15,10 +30,9 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import redis
 from redis.exceptions import LockError
@@ -27,45 +41,37 @@ from redis.lock import Lock
 from glipbot import log_events as ev
 from glipbot.bot import Reply
 from glipbot.contracts.chat_order import ChatTurns, Turn
+from glipbot.contracts.ledger import Ledger, reply_entry
 from glipbot.errors import PermanentError, RateLimitedError, RetryLater
 from glipbot.logging import get_logger
+from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
+from worker.messages import Built
+from worker.reconcile import REPLY_TTL, DuplicateWatch, Posts, PostsApi
 
 #: A reply's lock lives this long unless its holder keeps extending it: a
 #: worker that dies mid-POST frees its reply within seconds, not minutes.
 LOCK_TTL = 6.0
+#: The settle window is this many times the HTTP timeout (see :func:`settle_window`).
+SETTLE_FACTOR = 2.0
+#: The settle window with the default HTTP timeout (15 s).
+DEFAULT_SETTLE = SETTLE_FACTOR * 15.0
 
-#: How long reply records and post claims are kept.
-REPLY_TTL = 7 * 24 * 3600
-#: How far back in the chat a pending reply is looked for.
-RECONCILE_DEPTH = 100
-#: The platform's clock and ours may disagree by this much.
-CLOCK_SKEW = 120.0
-#: How long a reply waits for the replies before it in its chat.
-ORDER_TIMEOUT = 60.0
+#: How soon a reply that cannot park (it is not in the ledger) asks for its
+#: turn again, and how soon one that another worker is posting right now is tried again.
+TURN_RETRY = 0.5
+BUSY_RETRY = 1.0
 
 _log = get_logger(__name__)
 
 
-class PostsApi(Protocol):
-    """The two calls the poster needs (``glipbot.platform.rest.RestClient`` has them)."""
+def settle_window(http_timeout: float) -> float:
+    """How long after a POST with no answer the poster waits for it to show in the chat.
 
-    def create_post(
-        self,
-        group_id: str,
-        text: str | None = None,
-        attachments: list[dict[str, Any]] | None = None,
-    ) -> dict[str, Any]: ...
-
-    def list_posts(
-        self, group_id: str, record_count: int = 30, page_token: str | None = None
-    ) -> dict[str, Any]: ...
-
-
-#: How soon a reply whose chat turn has not come, or that another worker is
-#: posting right now, is tried again.
-TURN_RETRY = 0.5
-BUSY_RETRY = 1.0
+    The platform may complete a request after the client gave up on it; twice
+    the client's timeout gives it as long again as we waited.
+    """
+    return SETTLE_FACTOR * http_timeout
 
 
 @dataclass(frozen=True)
@@ -83,6 +89,11 @@ class Outgoing:
     @property
     def group_id(self) -> str:
         return self.reply.group_id
+
+    @property
+    def entry_id(self) -> str:
+        """The reply's id in the ledger of work in flight."""
+        return reply_entry(self.reply.key)
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON for the ``replies`` queue."""
@@ -108,36 +119,67 @@ class ReplyPoster:
         keys: Keys,
         bot_id: Callable[[], str],
         *,
+        settle: float = DEFAULT_SETTLE,
         lock_ttl: float = LOCK_TTL,
         clock: Callable[[], float] = time.time,
-        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._posts = posts
         self._redis = client
         self._keys = keys
-        self._bot_id = bot_id
+        self._settle = settle
         self._lock_ttl = lock_ttl
         self._clock = clock
-        self._sleep = sleep
-        self.turns = ChatTurns(client, keys)
+        self.turns = ChatTurns(client, keys, clock=clock)
+        self.ledger = Ledger(client, keys, clock=clock)
+        self.posts = Posts(posts, client, keys, bot_id)
+        self.duplicates = DuplicateWatch(
+            self.posts, client, keys, Counters(client, keys.counters), clock=clock
+        )
 
-    def deliver(self, out: Outgoing, *, wait: float = 1.0) -> str:
-        """Post ``reply`` when it is its turn; return the post id.
+    def enqueue(self, out: Outgoing, message: Built) -> bool:
+        """Record ``out`` in the ledger and push its task ``message``, in one step.
 
-        Waits up to ``wait`` seconds for its turn, then raises
-        :class:`~glipbot.errors.RetryLater` so the task can step aside and come back.
-        After :data:`ORDER_TIMEOUT` it stops waiting for replies that never
-        come and posts anyway (logged as ``chat_order_forced``).
+        False when the reply is in flight already (nothing is pushed twice).
         """
-        self._wait_turn(out, wait)
+        turn = (out.seq, out.reply.index) if out.seq is not None else None
+        return self.ledger.register(
+            out.entry_id, message.queue_key, message.payload, group_id=out.group_id, turn=turn
+        )
+
+    def deliver(self, out: Outgoing) -> str | None:
+        """Post ``out`` if it is its turn and return the post id; None when it parked.
+
+        A parked reply is sent again by whoever passes the turn to it. A reply
+        that is not in the ledger cannot park: it raises
+        :class:`~glipbot.errors.RetryLater` to ask again soon.
+        """
+        if out.seq is not None:
+            state = self.turns.park(out.group_id, out.seq, out.reply.index, out.entry_id)
+            if state.turn is Turn.PARKED:
+                _log.debug(
+                    ev.REPLY_PARKED,
+                    reply_key=out.key,
+                    group_id=out.group_id,
+                    waits_for=list(state.current),
+                )
+                return None
+            if state.turn is Turn.WAIT:
+                raise RetryLater(
+                    f"reply {out.key} waits for {state.current} in chat {out.group_id}",
+                    retry_after=TURN_RETRY,
+                )
         post_id = self.post_once(out.reply)
         self.done(out)
         return post_id
 
     def done(self, out: Outgoing) -> None:
-        """Pass the chat's turn on after ``out`` (posted, or given up on)."""
+        """``out`` is posted or given up on: pass the chat's turn on, then forget it.
+
+        In this order: a worker that dies between the two leaves the reply in
+        the ledger, and its next run finds it posted and passes on.
+        """
         if out.seq is not None:
             self.turns.advance(out.group_id, out.seq, out.reply.index)
+        self.ledger.done(out.entry_id)
 
     def post_once(self, reply: Reply) -> str:
         """Post ``reply`` unless it was posted before; return the post's id."""
@@ -168,15 +210,35 @@ class ReplyPoster:
         state = self._redis.hgetall(record)
         if state.get("post_id"):
             return str(state["post_id"])
+        # ``unsure``: when the first POST with no answer began; ``lost``: how many
+        # such POSTs were taken not to have happened (each may still land late).
+        lost = int(state.get("lost") or 0)
+        unsure = float(state["unsure"]) if state.get("unsure") else None
         if state.get("pending"):
-            found = self._reconcile(reply, since=float(state["pending"]))
+            pending = float(state["pending"])
+            unsure = pending if unsure is None else unsure
+            found = self.posts.find(reply, since=unsure)
             if found:
                 _log.warning(ev.REPLY_RECONCILED, reply_key=reply.key, post_id=found)
-                return self._mark_done(reply, record, found)
+                return self._mark_done(reply, record, found, lost=lost, since=unsure)
+            settles_at = pending + self._settle
+            now = self._clock()
+            if now < settles_at:
+                _log.info(
+                    ev.REPLY_SETTLING,
+                    reply_key=reply.key,
+                    group_id=reply.group_id,
+                    wait=round(settles_at - now, 3),
+                )
+                raise RetryLater(
+                    f"reply {reply.key}: its last POST may still land", retry_after=settles_at - now
+                )
+            lost += 1  # it did not land within the window: post again, and watch for it
+            self._redis.hset(record, mapping={"unsure": repr(unsure), "lost": lost})
         self._redis.hset(record, "pending", repr(self._clock()))
         self._redis.expire(record, REPLY_TTL)
         try:
-            post = self._posts.create_post(
+            post = self.posts.api.create_post(
                 reply.group_id, reply.text, [dict(a) for a in reply.attachments] or None
             )
         except (RateLimitedError, PermanentError):
@@ -184,59 +246,21 @@ class ReplyPoster:
             self._redis.hdel(record, "pending")
             raise
         # A 5xx or a lost connection leaves "pending": the next try reconciles.
-        return self._mark_done(reply, record, str(post["id"]), claim=True)
+        post_id = str(post["id"])
+        self.posts.claim(reply.group_id, post_id)
+        return self._mark_done(reply, record, post_id, lost=lost, since=unsure)
 
-    def _mark_done(self, reply: Reply, record: str, post_id: str, *, claim: bool = False) -> str:
-        claims = self._keys.reply_claims(reply.group_id)
+    def _mark_done(
+        self, reply: Reply, record: str, post_id: str, *, lost: int, since: float | None
+    ) -> str:
         pipe = self._redis.pipeline()
-        if claim:
-            pipe.sadd(claims, post_id)
-            pipe.expire(claims, REPLY_TTL)
         pipe.hset(record, mapping={"post_id": post_id})
         pipe.hdel(record, "pending")
         pipe.expire(record, REPLY_TTL)
         pipe.execute()
+        if lost and since is not None:
+            self.duplicates.add(reply, post_id, since, lost)
         return post_id
-
-    def _reconcile(self, reply: Reply, since: float) -> str | None:
-        """Find the bot's post of this reply made since ``since`` and not claimed yet."""
-        bot = self._bot_id()
-        page = self._posts.list_posts(reply.group_id, record_count=RECONCILE_DEPTH)
-        claims = self._keys.reply_claims(reply.group_id)
-        for post in reversed(page.get("records") or []):  # oldest first
-            if str(post.get("creatorId")) != bot or not _same_content(post, reply):
-                continue
-            if _epoch(post.get("creationTime")) < since - CLOCK_SKEW:
-                continue
-            if self._redis.sadd(claims, str(post["id"])):
-                self._redis.expire(claims, REPLY_TTL)
-                return str(post["id"])
-        return None
-
-    def _wait_turn(self, out: Outgoing, wait: float) -> None:
-        if out.seq is None:
-            return
-        index = out.reply.index
-        deadline = self._clock() + wait
-        while True:
-            state = self.turns.check(out.group_id, out.seq, index)
-            if state.turn is not Turn.WAIT:
-                return
-            if self._clock() - out.created > ORDER_TIMEOUT:
-                self.turns.force(out.group_id, out.seq, index)
-                _log.warning(
-                    ev.CHAT_ORDER_FORCED,
-                    reply_key=out.key,
-                    group_id=out.group_id,
-                    waited_for=list(state.current),
-                )
-                return
-            if self._clock() >= deadline:
-                raise RetryLater(
-                    f"reply {out.key} waits for {state.current} in chat {out.group_id}",
-                    retry_after=TURN_RETRY,
-                )
-            self._sleep(0.02)
 
 
 def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:
@@ -247,22 +271,3 @@ def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:
         except (LockError, redis.RedisError):
             _log.warning(ev.REPLY_LOCK_LOST, lock=str(lock.name))
             return
-
-
-def _same_content(post: dict[str, Any], reply: Reply) -> bool:
-    return (post.get("text") or "") == (reply.text or "") and _titles(
-        post.get("attachments")
-    ) == _titles(reply.attachments)
-
-
-def _titles(attachments: Sequence[Mapping[str, Any]] | None) -> list[Any]:
-    return [(a.get("type"), a.get("title"), a.get("text")) for a in attachments or ()]
-
-
-def _epoch(iso: Any) -> float:
-    if not isinstance(iso, str):
-        return 0.0
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return 0.0

@@ -12,7 +12,9 @@ keyword argument the task never sees), or call ``give_up`` (keep a dead
 letter, free what the work held) and fail the task with
 :class:`~glipbot.errors.DeadLetteredError`. Waiting for a turn
 (:class:`~glipbot.errors.RetryLater`) is retried quietly; every other retry
-is logged and, when the task names one, counted.
+is logged and, when the task names one, counted. A task that names a
+``keep_alive`` hears when each try starts and when it is put off, so the
+ledger of work in flight (:mod:`glipbot.contracts.ledger`) knows it is alive.
 """
 
 from __future__ import annotations
@@ -39,6 +41,10 @@ ATTEMPTS_KWARG = "_attempts"
 GiveUp = Callable[[Exception, int, dict[str, Any]], DeadLetteredError]
 #: ``log_context(arguments)``: what to bind to a retry's log line.
 LogContext = Callable[[dict[str, Any]], dict[str, Any]]
+#: ``keep_alive(arguments, seconds)``: the work is alive and will show progress
+#: within ``seconds`` (plus the ledger's bound); called when a try starts (0)
+#: and when it is retried (the countdown).
+KeepAlive = Callable[[dict[str, Any], float], None]
 
 _log = get_logger(__name__)
 
@@ -53,6 +59,7 @@ class RetriedTask(Task):
     retry_counter: str | None = None
     #: Binds log context from the task's arguments (``reply_key``, ``event_uuid``, ...).
     log_context: LogContext = staticmethod(lambda _arguments: {})
+    keep_alive: KeepAlive | None = None
     max_retries = None  # the policy bounds retries, not Celery
     # Celery checks the arguments of each send against ``run``'s signature,
     # which does not take the attempts; a wrong call still fails at run time,
@@ -63,6 +70,8 @@ class RetriedTask(Task):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         attempts = Attempts.from_json(kwargs.pop(ATTEMPTS_KWARG, None))
         try:
+            if self.keep_alive is not None:
+                self.keep_alive(self._arguments(args, kwargs), 0.0)
             return self.run(*args, **kwargs)
         except DeadLetteredError:
             raise
@@ -72,6 +81,8 @@ class RetriedTask(Task):
             if decision.delay is None:
                 raise self.give_up(exc, decision.attempts.failures, arguments) from exc
             self._retrying(decision, arguments)
+            if self.keep_alive is not None:
+                _keep_alive_quietly(self.keep_alive, arguments, decision.delay, self.log_context)
             raise self.retry(
                 args=args,
                 kwargs={**kwargs, ATTEMPTS_KWARG: decision.attempts.to_json()},
@@ -106,6 +117,7 @@ def retried_task(
     retry_event: str,
     retry_counter: str | None = None,
     log_context: LogContext | None = None,
+    keep_alive: KeepAlive | None = None,
     policy: RetryPolicy | None = None,
     **options: Any,
 ) -> Callable[[Callable[..., Any]], Any]:
@@ -117,6 +129,19 @@ def retried_task(
     }
     if log_context is not None:
         declared["log_context"] = staticmethod(log_context)
+    if keep_alive is not None:
+        declared["keep_alive"] = staticmethod(keep_alive)
     if policy is not None:
         declared["retry_policy"] = policy
     return app.task(name=name, base=RetriedTask, **declared, **options)
+
+
+def _keep_alive_quietly(
+    keep_alive: KeepAlive, arguments: dict[str, Any], delay: float, context: LogContext
+) -> None:
+    """Move the work's deadline past the countdown. If Redis fails now, the reaper
+    sends the work again once the old deadline passed, which is harmless."""
+    try:
+        keep_alive(arguments, delay)
+    except Exception as exc:  # the retry must still be scheduled
+        _log.warning(ev.KEEP_ALIVE_FAILED, error=str(exc), **context(arguments))

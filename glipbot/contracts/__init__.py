@@ -5,7 +5,10 @@
   register under the same names).
 * :mod:`glipbot.contracts.chat_order`: the per-chat order of replies: the
   listener's enqueue script numbers each chat's events, the workers read the
-  number back and take turns posting.
+  number back and take turns posting (a reply that must wait parks).
+* :mod:`glipbot.contracts.ledger`: the work in flight, written with each
+  message the listener or a worker enqueues, so that the reaper can send
+  again what was lost on its way.
 """
 
 from glipbot.contracts.queues import (

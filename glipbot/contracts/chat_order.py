@@ -2,57 +2,84 @@
 
 Both halves of the protocol live here. The listener enqueues each event with
 :data:`ENQUEUE_SCRIPT` (arguments from :func:`enqueue_call`), which gives
-every new event of a chat the chat's next sequence number ``n`` and stores it
+every new event of a chat the chat's next sequence number ``n``, stores it
 with the event's de-duplication key as ``"<task id>|<n>"``
-(:meth:`ChatTurns.seq_of` reads it back). ``handle_event``
-reports how many replies event ``n`` produced (:meth:`ChatTurns.handled`,
-zero included), and each reply ``(n, i)`` posts
-only when it is the chat's turn (:meth:`ChatTurns.check`), then passes the
-turn on (:meth:`ChatTurns.advance`). Events that produced nothing are
-skipped over. A turn that never comes (an event lost before it was handled)
-is given up after a timeout by :meth:`ChatTurns.force`, which the caller
-logs and counts: order is then best effort, and nothing is dropped.
+(:meth:`ChatTurns.seq_of` reads it back) and records the event in the
+ledger of work in flight (:mod:`glipbot.contracts.ledger`) and in the chat's
+*in-flight* hash, all in one step.
+
+``handle_event`` reports how many replies event ``n`` produced
+(:meth:`ChatTurns.handled`, zero included). Each reply ``(n, i)`` posts only
+when it is the chat's turn; a reply whose turn has not come *parks* in the
+chat (:meth:`ChatTurns.park`, atomic with the check, so it never parks when
+its turn has just come) and its task ends: nothing spins. Whatever moves the
+turn (a reply done or dead-lettered, :meth:`ChatTurns.advance`; an event
+handled) sends the parked reply that is now due, again in the same step, and
+gives it a deadline in the ledger. Events that produced nothing are skipped
+over.
+
+A turn whose owner is gone (an event or reply in no queue, no worker and not
+in the ledger, e.g. lost before the ledger existed) is released by
+:meth:`ChatTurns.release`, run by the reaper: once the turn has not moved for
+:data:`RELEASE_GRACE`, the missing owners are skipped *in order* and each is
+returned for the caller to log, count and keep as a dead letter. A waiting
+reply never jumps the turn to itself, so waiting replies cannot leapfrog each
+other.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 from typing import Any
 
 import redis
 
+from glipbot.contracts.ledger import PROGRESS_BOUND, REGISTER_LUA, event_entry
 from glipbot.state.keys import Keys
 
 #: Turn state lives as long as the chat is active; an idle chat starts over at
 #: sequence 1, as does the listener's per-chat counter, which has the same TTL.
 TURN_TTL = 7 * 24 * 3600
+#: How long a chat's turn must have stood still, with replies waiting, before
+#: owners that are nowhere to be found are skipped (:meth:`ChatTurns.release`).
+RELEASE_GRACE = 60.0
 
-# KEYS: lease, dedup key, queue list, chat sequence counter.
+# KEYS: lease, dedup key, queue list, chat sequence counter, ledger deadlines,
+# ledger entries, chat in-flight hash.
 # ARGV: lease value, dedup TTL (s), message, task id, "1" if the event is in a
-# chat, the counter's TTL (s). Atomic: nothing is written unless the lease
-# still holds this reign's value (fencing); the dedup key is set and the
-# message pushed together, or neither. Duplicates take no sequence number, so
-# the chat's numbers have no holes for replies to wait on.
-ENQUEUE_SCRIPT = """
+# chat, the counter's TTL (s), ledger id, ledger deadline. Atomic: nothing is
+# written unless the lease still holds this reign's value (fencing); the
+# dedup key, the message and its ledger entry are written together, or none.
+# Duplicates take no sequence number, so the chat's numbers have no holes for
+# replies to wait on.
+ENQUEUE_SCRIPT = (
+    REGISTER_LUA
+    + """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local seq = ''
 if ARGV[5] == '1' then
   seq = redis.call('INCR', KEYS[4])
   redis.call('EXPIRE', KEYS[4], ARGV[6])
+  redis.call('HSET', KEYS[7], seq, ARGV[7])
+  redis.call('EXPIRE', KEYS[7], ARGV[6])
 end
 redis.call('SET', KEYS[2], ARGV[4] .. '|' .. seq, 'EX', ARGV[2])
 redis.call('LPUSH', KEYS[3], ARGV[3])
+ledger_register(KEYS[5], KEYS[6], KEYS[3], ARGV[7], ARGV[8], ARGV[3])
 return 1
 """
+)
 
 
 class Enqueued(IntEnum):
     """What :data:`ENQUEUE_SCRIPT` did with one event."""
 
     ENQUEUED = 1
-    DUPLICATE = 0  # its uuid was enqueued before
+    DUPLICATE = 0  # the same event (post id, else uuid) was enqueued before
     FENCED = -1  # the caller no longer holds the lease: nothing written
 
 
@@ -60,17 +87,40 @@ def enqueue_call(
     keys: Keys,
     *,
     lease_value: str,
-    event_uuid: str,
+    event_id: str,
     chat: str,
     queue_key: str,
     message: str,
     task_id: str,
     dedup_ttl: int,
+    now: float | None = None,
 ) -> dict[str, list[Any]]:
-    """The ``keys`` and ``args`` of :data:`ENQUEUE_SCRIPT` for one event (``chat`` may be "")."""
+    """The ``keys`` and ``args`` of :data:`ENQUEUE_SCRIPT` for one event (``chat`` may be "").
+
+    ``event_id`` is the event's identity (:func:`glipbot.contracts.identity.event_id`):
+    its de-duplication key, and its entry in the ledger.
+    """
+    deadline = (time.time() if now is None else now) + PROGRESS_BOUND
     return {
-        "keys": [keys.listener_lease, keys.dedup(event_uuid), queue_key, keys.chat_seq(chat)],
-        "args": [lease_value, dedup_ttl, message, task_id, "1" if chat else "0", TURN_TTL],
+        "keys": [
+            keys.listener_lease,
+            keys.dedup(event_id),
+            queue_key,
+            keys.chat_seq(chat),
+            keys.ledger_deadlines,
+            keys.ledger_entries,
+            keys.chat_inflight(chat),
+        ],
+        "args": [
+            lease_value,
+            dedup_ttl,
+            message,
+            task_id,
+            "1" if chat else "0",
+            TURN_TTL,
+            event_entry(event_id),
+            repr(deadline),
+        ],
     }
 
 
@@ -81,36 +131,97 @@ def seq_from_dedup(raw: str | bytes | None) -> int | None:
     return int(seq) if seq.isdigit() else None
 
 
-# KEYS: turn hash {n, i}, counts hash {n: replies}. ARGV: op, n, i|count, ttl.
-# Ops: "check" (normalise, compare), "handled" (record count), "advance"
-# (pass the turn after (n, i)), "force" (jump the turn to (n, i)).
-# Returns {state, turn_n, turn_i}; state: 0 = your turn, 1 = wait, 2 = past.
+# KEYS: 1 turn hash {n, i, t (when it last moved)}, 2 counts hash {n: replies},
+# 3 in-flight hash, 4 parked hash, 5 waiting chats set, 6 ledger deadlines,
+# 7 ledger entries.
+# ARGV: 1 op, 2 n, 3 i | count, 4 ttl, 5 now, 6 ledger bound, 7 chat id,
+# 8 the caller's ledger id ("park") | the grace in seconds ("release").
+# Ops: "check", "park" (check, and park when it must wait), "handled" (event n
+# produced `count` replies), "advance" (reply (n, i) is done), "release" (skip
+# owners of the turn that are gone). Every op then sends the parked reply
+# whose turn it now is. Returns {state, turn n, turn i, woken id, released};
+# state: 0 = your turn, 1 = wait, 2 = past, 3 = parked.
 _TURNS = """
 local op, n, x, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local now, bound, chat = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
 local tn = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
 local ti = tonumber(redis.call('HGET', KEYS[1], 'i') or '0')
+local since = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[5])
 if tn == 0 then tn = 1 end
+local function normalise()
+  while true do
+    local count = redis.call('HGET', KEYS[2], tn)
+    if not count or ti < tonumber(count) then break end
+    redis.call('HDEL', KEYS[2], tn)
+    tn = tn + 1
+    ti = 0
+  end
+end
+local function alive(f)
+  local id = redis.call('HGET', KEYS[3], f)
+  if not id then return false end
+  return redis.call('HEXISTS', KEYS[7], id) == 1 or redis.call('HEXISTS', KEYS[4], f) == 1
+end
+normalise()
+local n0, i0 = tn, ti
+local released = {}
 if op == 'handled' then
   if n >= tn then redis.call('HSET', KEYS[2], n, x) end
+  redis.call('HDEL', KEYS[3], n)
 elseif op == 'advance' then
   if n == tn and x == ti then ti = ti + 1 end
-elseif op == 'force' then
-  if n > tn or (n == tn and x > ti) then tn = n; ti = x end
+  redis.call('HDEL', KEYS[3], n .. ':' .. x)
+  redis.call('HDEL', KEYS[4], n .. ':' .. x)
+elseif op == 'release' and now - since >= tonumber(ARGV[8]) then
+  while #released < 100 and (redis.call('HLEN', KEYS[4]) > 0
+      or redis.call('SISMEMBER', KEYS[5], chat) == 1) do
+    local reply, event = tn .. ':' .. ti, tostring(tn)
+    if alive(reply) or alive(event) then break end
+    if redis.call('HEXISTS', KEYS[2], tn) == 1 then
+      table.insert(released, reply .. '|' .. (redis.call('HGET', KEYS[3], reply) or ''))
+      redis.call('HDEL', KEYS[3], reply)
+      ti = ti + 1
+    else
+      table.insert(released, event .. '|' .. (redis.call('HGET', KEYS[3], event) or ''))
+      redis.call('HDEL', KEYS[3], event)
+      redis.call('HSET', KEYS[2], tn, ti)
+    end
+    normalise()
+  end
 end
-while true do
-  local count = redis.call('HGET', KEYS[2], tn)
-  if not count or ti < tonumber(count) then break end
-  redis.call('HDEL', KEYS[2], tn)
-  tn = tn + 1
-  ti = 0
+normalise()
+if tn ~= n0 or ti ~= i0 then since = now end
+redis.call('HSET', KEYS[1], 'n', tn, 'i', ti, 't', since)
+for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
+local state = 1
+if n == tn and x == ti then state = 0 elseif n < tn or (n == tn and x < ti) then state = 2 end
+local woken = ''
+local due = redis.call('HGET', KEYS[4], tn .. ':' .. ti)
+if due then
+  redis.call('HDEL', KEYS[4], tn .. ':' .. ti)
+  local raw = redis.call('HGET', KEYS[7], due)
+  if raw and not (op == 'park' and state == 0) then
+    local entry = cjson.decode(raw)
+    redis.call('LPUSH', entry.queue, entry.message)
+    redis.call('ZADD', KEYS[6], now + bound, due)
+    woken = due
+  end
 end
-redis.call('HSET', KEYS[1], 'n', tn, 'i', ti)
-redis.call('EXPIRE', KEYS[1], ttl)
-redis.call('EXPIRE', KEYS[2], ttl)
-if op ~= 'check' then return {0, tn, ti} end
-if n == tn and x == ti then return {0, tn, ti} end
-if n < tn or (n == tn and x < ti) then return {2, tn, ti} end
-return {1, tn, ti}
+if op == 'park' and state == 1 then
+  if redis.call('HEXISTS', KEYS[7], ARGV[8]) == 1 then
+    redis.call('HSET', KEYS[4], n .. ':' .. x, ARGV[8])
+    redis.call('EXPIRE', KEYS[4], ttl)
+    redis.call('ZREM', KEYS[6], ARGV[8])
+    state = 3
+  end
+  redis.call('SADD', KEYS[5], chat)
+else
+  if op == 'park' and redis.call('HEXISTS', KEYS[7], ARGV[8]) == 1 then
+    redis.call('ZADD', KEYS[6], 'NX', now + bound, ARGV[8])
+  end
+  if redis.call('HLEN', KEYS[4]) == 0 then redis.call('SREM', KEYS[5], chat) end
+end
+return {state, tn, ti, woken, released}
 """
 
 
@@ -118,47 +229,119 @@ class Turn(Enum):
     """Where a reply stands in its chat's order."""
 
     MINE = 0
-    WAIT = 1
-    PAST = 2  # its turn went by (the reply was already posted, or was forced past)
+    WAIT = 1  # not its turn, and it could not park (it is not in the ledger)
+    PAST = 2  # its turn went by (the reply was already posted, or released)
+    PARKED = 3  # not its turn: parked, it is sent again when its turn comes
+
+
+@dataclass(frozen=True)
+class Released:
+    """An owner of a chat's turn that was nowhere to be found, skipped by :meth:`ChatTurns.release`.
+
+    ``index`` is None for an event that was never handled; ``entry_id`` is its
+    ledger id when the chat had one for it (its ledger entry was gone).
+    """
+
+    group_id: str
+    seq: int
+    index: int | None
+    entry_id: str | None
 
 
 @dataclass(frozen=True)
 class TurnState:
+    """The chat's turn after an operation, and what the operation sent or skipped."""
+
     turn: Turn
     current: tuple[int, int]
+    #: The ledger id of the parked reply this operation sent, now that its turn came.
+    woken: str | None = None
+    released: list[Released] = field(default_factory=list)
 
 
 class ChatTurns:
     """The per-chat turn of replies, shared by every worker through Redis."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        *,
+        clock: Callable[[], float] = time.time,
+        bound: float = PROGRESS_BOUND,
+    ) -> None:
         self._redis = client
         self._keys = keys
+        self._clock = clock
+        self._bound = bound
         self._script = client.register_script(_TURNS)
 
-    def seq_of(self, event_uuid: str) -> int | None:
-        """The chat sequence number the listener gave the event (stored with its dedup key)."""
-        return seq_from_dedup(self._redis.get(self._keys.dedup(event_uuid)))
+    def seq_of(self, event_id: str) -> int | None:
+        """The chat sequence number the listener gave the event ``event_id`` (see
+        :mod:`glipbot.contracts.identity`), stored with its de-duplication key."""
+        return seq_from_dedup(self._redis.get(self._keys.dedup(event_id)))
 
-    def handled(self, group_id: str, seq: int, replies: int) -> None:
+    def handled(self, group_id: str, seq: int, replies: int) -> TurnState:
         """Event ``seq`` of the chat was handled and produced ``replies`` replies."""
-        self._run("handled", group_id, seq, replies)
+        return self._run("handled", group_id, seq, replies)
 
     def check(self, group_id: str, seq: int, index: int) -> TurnState:
         """Is it the turn of reply ``index`` of event ``seq``?"""
         return self._run("check", group_id, seq, index)
 
-    def advance(self, group_id: str, seq: int, index: int) -> None:
+    def park(self, group_id: str, seq: int, index: int, entry_id: str) -> TurnState:
+        """Reply ``(seq, index)`` (ledger id ``entry_id``) wants to post: its turn, or park it.
+
+        :attr:`Turn.PARKED`: the chat keeps it and sends its ledger message again
+        when its turn comes; the caller stops. :attr:`Turn.WAIT` only for a reply
+        that is not in the ledger (so cannot be sent again): the caller must
+        try again later.
+        """
+        return self._run("park", group_id, seq, index, entry_id)
+
+    def advance(self, group_id: str, seq: int, index: int) -> TurnState:
         """Reply ``(seq, index)`` is done (posted or dead-lettered): pass the turn on."""
-        self._run("advance", group_id, seq, index)
+        return self._run("advance", group_id, seq, index)
 
-    def force(self, group_id: str, seq: int, index: int) -> TurnState:
-        """Give up waiting: move the turn to ``(seq, index)``, skipping what is missing."""
-        return self._run("force", group_id, seq, index)
+    def release(self, group_id: str, grace: float = RELEASE_GRACE) -> TurnState:
+        """Skip, in order, the owners of the turn that are gone, if replies wait behind them.
 
-    def _run(self, op: str, group_id: str, seq: int, value: int) -> TurnState:
-        state, n, i = self._script(
-            keys=[self._keys.chat_turn(group_id), self._keys.chat_reply_counts(group_id)],
-            args=[op, seq, value, TURN_TTL],
+        Only once the turn has stood still for ``grace`` seconds; an owner in
+        the ledger, parked, or not known to the chat as in flight is waited for.
+        """
+        return self._run("release", group_id, 0, 0, repr(grace))
+
+    def waiting_chats(self) -> list[str]:
+        """Chats where a reply waits for its turn."""
+        return sorted(_text(c) for c in self._redis.smembers(self._keys.chats_waiting))
+
+    def _run(self, op: str, group_id: str, seq: int, value: int, extra: str = "") -> TurnState:
+        k = self._keys
+        state, n, i, woken, released = self._script(
+            keys=[
+                k.chat_turn(group_id),
+                k.chat_reply_counts(group_id),
+                k.chat_inflight(group_id),
+                k.chat_parked(group_id),
+                k.chats_waiting,
+                k.ledger_deadlines,
+                k.ledger_entries,
+            ],
+            args=[op, seq, value, TURN_TTL, repr(self._clock()), self._bound, group_id, extra],
         )
-        return TurnState(Turn(int(state)), (int(n), int(i)))
+        return TurnState(
+            Turn(int(state)),
+            (int(n), int(i)),
+            _text(woken) or None,
+            [_released(group_id, _text(item)) for item in released],
+        )
+
+
+def _released(group_id: str, item: str) -> Released:
+    where, _, entry_id = item.partition("|")
+    seq, _, index = where.partition(":")
+    return Released(group_id, int(seq), int(index) if index else None, entry_id or None)
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

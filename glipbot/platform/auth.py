@@ -3,15 +3,25 @@
 Only the token owner (:class:`glipbot.platform.tokens.TokenStore`) calls these, under
 its Redis lock: RingCentral keeps about five sessions per user and app, so a
 process that logs in on its own revokes someone else's.
+
+A login the token endpoint refuses (400 ``invalid_grant``, 401
+``invalid_client``, ...) raises :class:`~glipbot.errors.LoginRefusedError`
+naming the setting to fix: trying the same credentials again cannot help.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from glipbot.errors import AuthError, BadRequestError, ConfigError, UnauthorizedError
+from glipbot.errors import (
+    AuthError,
+    BadRequestError,
+    ConfigError,
+    LoginRefusedError,
+    UnauthorizedError,
+)
 from glipbot.platform.http import HttpTransport
-from glipbot.settings import Settings
+from glipbot.settings import LoginMode, Settings
 
 TOKEN_PATH = "/restapi/oauth/token"  # noqa: S105 - a URL path, not a password
 REVOKE_PATH = "/restapi/oauth/revoke"
@@ -37,15 +47,23 @@ class Auth:
         self._transport = transport
 
     def login(self) -> dict[str, Any]:
-        """Log in with the configured credentials (JWT grant, else password grant)."""
+        """Log in with the configured credentials (JWT grant, else password grant).
+
+        A refusal raises :class:`~glipbot.errors.LoginRefusedError` naming the setting.
+        """
         mode = self._settings.login_mode
-        if mode == "jwt":
-            return self.jwt_grant(self._settings.jwt)
-        if mode == "password":
+        if mode == "bot_token":
+            raise ConfigError("a static bot token (RINGCENTRAL_BOT_TOKEN) never logs in")
+        try:
+            if mode == "jwt":
+                return self.jwt_grant(self._settings.jwt)
             return self.password_grant(
                 self._settings.username, self._settings.password, self._settings.extension
             )
-        raise ConfigError("a static bot token (RINGCENTRAL_BOT_TOKEN) never logs in")
+        except AuthError as exc:
+            if exc.status is None:  # an answer without a token: not about the credentials
+                raise
+            raise login_refused(exc, mode, self._settings.username) from exc
 
     def password_grant(self, username: str, password: str, extension: str = "") -> dict[str, Any]:
         """``grant_type=password`` with a username (phone or email) and optional extension."""
@@ -101,3 +119,40 @@ class Auth:
                 body=exc.body,
                 rate_limit=exc.rate_limit,
             ) from exc
+
+
+def login_refused(exc: AuthError, mode: LoginMode, username: str = "") -> LoginRefusedError:
+    """The :class:`~glipbot.errors.LoginRefusedError` for a refused ``mode`` login.
+
+    The setting it names follows the OAuth error: ``invalid_client`` (or any
+    401) is the app's id or secret, ``unauthorized_client`` and
+    ``unsupported_grant_type`` are the app's permissions, anything else
+    (``invalid_grant``: OAU-140) is the login's own credential.
+    """
+    oauth_error = exc.body.get("error") if isinstance(exc.body, dict) else None
+    codes = " ".join(str(c) for c in (exc.status, oauth_error, exc.error_code) if c)
+    codes = " ".join(dict.fromkeys(codes.split()))  # the error code may repeat the OAuth error
+    if exc.status == 401 or oauth_error == "invalid_client":
+        setting = "RINGCENTRAL_CLIENT_SECRET"
+        what = "the app's client id or secret"
+        fix = "RINGCENTRAL_CLIENT_SECRET (or RINGCENTRAL_CLIENT_ID)"
+    elif oauth_error in ("unauthorized_client", "unsupported_grant_type"):
+        setting = "RINGCENTRAL_CLIENT_ID"
+        what = f"{mode} logins by this app"
+        fix = "the app's grant types (in RingCentral's developer console), or RINGCENTRAL_CLIENT_ID"
+    elif mode == "jwt":
+        setting = "RINGCENTRAL_JWT"
+        what = "the JWT login"
+        fix = "RINGCENTRAL_JWT"
+    else:
+        setting = "RINGCENTRAL_PASSWORD"
+        what = f"the password login of {username!r}" if username else "the password login"
+        fix = "RINGCENTRAL_PASSWORD (or RINGCENTRAL_USERNAME, RINGCENTRAL_EXTENSION)"
+    return LoginRefusedError(
+        f"the platform refused {what} ({codes}): fix {fix}",
+        setting=setting,
+        status=exc.status,
+        error_code=exc.error_code,
+        body=exc.body,
+        rate_limit=exc.rate_limit,
+    )

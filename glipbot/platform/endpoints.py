@@ -17,6 +17,7 @@ ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
     ("POST", "/restapi/oauth/revoke"): "Auth",
     ("POST", f"{API}/glip/posts"): "Light",
     ("GET", f"{API}/glip/posts"): "Light",
+    ("DELETE", f"{API}/glip/chats/{{chatId}}/posts/{{postId}}"): "Medium",
     ("POST", f"{API}/glip/groups"): "Medium",
     ("GET", f"{API}/glip/groups"): "Medium",
     ("GET", f"{API}/glip/groups/{{groupId}}"): "Light",

@@ -191,6 +191,12 @@ class RestClient:
         result: dict[str, Any] = self._call("GET", f"{API}/glip/posts", params=params)
         return result
 
+    def delete_post(self, chat_id: str, post_id: str) -> None:
+        """Delete one of the bot's posts (204); :class:`~glipbot.errors.NotFoundError` once gone."""
+        template = f"{API}/glip/chats/{{chatId}}/posts/{{postId}}"
+        path = f"{API}/glip/chats/{quote(chat_id, safe='')}/posts/{quote(post_id, safe='')}"
+        self._call("DELETE", template, path=path)
+
     # -- groups (chats) --------------------------------------------------------
 
     def create_group(

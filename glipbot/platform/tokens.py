@@ -9,13 +9,26 @@ lock: RingCentral revokes the oldest of more than about five sessions.
 
 In static bot-token mode the configured token is always used: nobody logs
 in, and a 401 is an :class:`~glipbot.errors.AuthError`.
+
+Refused credentials (a wrong password, client secret or JWT; a revoked bot
+token) cannot start working by being tried again soon, and each try spends
+the Auth group's tiny limit (5 a minute). So a refusal is logged once, as an
+error naming the setting to fix, and recorded in Redis
+(:class:`LoginFailure`, read with :meth:`TokenStore.login_failure`): until
+``retry_at`` no process of the cluster tries those credentials again; each
+caller gets a :class:`~glipbot.errors.LoginRefusedError` at once, with
+``retry_after``. The record applies only to the credentials that were
+refused (a salted hash of them is kept with it), so a process started with
+fixed settings logs in at once; a successful login clears it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -24,7 +37,7 @@ from typing import Any
 import redis
 
 from glipbot import log_events as ev
-from glipbot.errors import AuthError, TransientError
+from glipbot.errors import AuthError, LoginRefusedError, TransientError
 from glipbot.logging import get_logger
 from glipbot.platform.auth import Auth
 from glipbot.redaction import register_secret
@@ -32,6 +45,15 @@ from glipbot.settings import Settings
 from glipbot.state.keys import Keys
 
 _log = get_logger(__name__)
+
+#: Seconds before refused credentials are tried again: a login every few
+#: minutes never spends the Auth group's limit (5 a minute).
+LOGIN_RETRY_INTERVAL = 300.0
+#: How long a refusal stays on record in Redis once its retries stop.
+LOGIN_FAILURE_TTL = 24 * 3600
+#: PBKDF2 rounds of the credentials' hash kept with a refusal: the record sits
+#: in Redis next to the token, and a password must not be guessable from it.
+_HASH_ROUNDS = 100_000
 
 
 @dataclass(frozen=True)
@@ -84,6 +106,43 @@ class Token:
         return self.refresh_expires_at is None or self.refresh_expires_at > now
 
 
+@dataclass(frozen=True)
+class LoginFailure:
+    """The last refusal of a bot's credentials, as every process reads it from Redis."""
+
+    #: The variable to fix, e.g. ``RINGCENTRAL_PASSWORD``.
+    setting: str
+    #: One line for people: what was refused, the platform's codes, what to fix.
+    message: str
+    status: int | None
+    error_code: str | None
+    #: Epoch seconds of the refusal, and of the next attempt with these credentials.
+    failed_at: float
+    retry_at: float
+    #: ``salt$hash`` of the refused credentials (never the credentials themselves).
+    credentials: str
+
+    def report(self) -> dict[str, Any]:
+        """What health and status reports show (no hash)."""
+        return {
+            "setting": self.setting,
+            "message": self.message,
+            "status": self.status,
+            "error_code": self.error_code,
+            "failed_at": self.failed_at,
+            "retry_at": self.retry_at,
+        }
+
+    def to_json(self) -> str:
+        """The JSON stored in Redis."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> LoginFailure:
+        """Parse the stored JSON."""
+        return cls(**json.loads(text))
+
+
 class TokenStore:
     """The one shared token of a bot; see the module docstring for the protocol."""
 
@@ -96,6 +155,7 @@ class TokenStore:
         *,
         lock_timeout: float | None = None,
         lock_wait: float | None = None,
+        login_retry_interval: float = LOGIN_RETRY_INTERVAL,
     ) -> None:
         self._settings = settings
         self._redis = redis_client
@@ -106,6 +166,8 @@ class TokenStore:
         self._lock_timeout = lock_timeout or 2 * settings.http_timeout + 10
         self._lock_wait = lock_wait or self._lock_timeout + 5
         self._static = settings.login_mode == "bot_token"
+        self._login_retry_interval = login_retry_interval
+        self._hashes: dict[str, str] = {}  # salt -> hash of this store's credentials
 
     # -- reading ---------------------------------------------------------------
 
@@ -125,7 +187,13 @@ class TokenStore:
         return token
 
     def token(self) -> Token:
-        """A usable token: the stored one, or a fresh one obtained under the lock."""
+        """A usable token: the stored one, or a fresh one obtained under the lock.
+
+        Raises :class:`~glipbot.errors.LoginRefusedError`, without calling the
+        platform, while the configured credentials stand refused.
+        """
+        if self._static:
+            self._raise_if_refused()
         token = self.current()
         if token is not None and not self._stale(token):
             return token
@@ -142,7 +210,12 @@ class TokenStore:
         call; otherwise it is refreshed (or logged in again) under the lock.
         """
         if self._static:
-            raise AuthError("the platform refused the static bot token (RINGCENTRAL_BOT_TOKEN)")
+            refused = LoginRefusedError(
+                "the platform refused the static bot token: fix RINGCENTRAL_BOT_TOKEN",
+                setting="RINGCENTRAL_BOT_TOKEN",
+                status=401,
+            )
+            raise self._record_refusal(refused)
         token = self.current()
         if token is not None and token.access_token != stale_token and not self._stale(token):
             return token.access_token
@@ -163,6 +236,21 @@ class TokenStore:
         owner = str(self._auth.whoami(token)["id"])
         self._redis.set(key, owner)
         return owner
+
+    def login_failure(self) -> LoginFailure | None:
+        """The recorded refusal of this store's credentials, or ``None``.
+
+        A refusal of other credentials (another process's, or before the
+        settings were fixed) is not this store's and is not returned.
+        """
+        raw = self._redis.get(self.keys.token_login_failure)
+        if raw is None:
+            return None
+        try:
+            failure = LoginFailure.from_json(str(raw))
+        except (ValueError, TypeError):
+            return None
+        return failure if self._is_mine(failure.credentials) else None
 
     def counters(self) -> dict[str, int]:
         """How many logins and refreshes the whole cluster made (``logins``, ``refreshes``)."""
@@ -221,10 +309,78 @@ class TokenStore:
                 _log.warning(ev.TOKEN_REFRESH_REFUSED, error_code=exc.error_code, status=exc.status)
             else:
                 self._redis.incr(self.keys.token_refreshes)
-                return self._from_grant(grant, "token_refreshed")
-        grant = self._auth.login()
+                return self._from_grant(grant, ev.TOKEN_REFRESHED)
+        self._raise_if_refused()
+        try:
+            grant = self._auth.login()
+        except LoginRefusedError as exc:
+            raise self._record_refusal(exc) from exc
         self._redis.incr(self.keys.token_logins)
-        return self._from_grant(grant, "token_login")
+        self._redis.delete(self.keys.token_login_failure)
+        return self._from_grant(grant, ev.TOKEN_LOGIN)
+
+    # -- refused credentials -----------------------------------------------------
+
+    def _raise_if_refused(self) -> None:
+        failure = self.login_failure()
+        now = self._clock()
+        if failure is not None and now < failure.retry_at:
+            raise LoginRefusedError(
+                failure.message,
+                setting=failure.setting,
+                retry_after=failure.retry_at - now,
+                status=failure.status,
+                error_code=failure.error_code,
+            )
+
+    def _record_refusal(self, exc: LoginRefusedError) -> LoginRefusedError:
+        """Record ``exc`` for the whole cluster, log it once, and return it with ``retry_after``."""
+        now = self._clock()
+        salt = os.urandom(16).hex()
+        failure = LoginFailure(
+            setting=exc.setting,
+            message=str(exc),
+            status=exc.status,
+            error_code=exc.error_code,
+            failed_at=now,
+            retry_at=now + self._login_retry_interval,
+            credentials=f"{salt}${self._hash(salt)}",
+        )
+        self._redis.set(self.keys.token_login_failure, failure.to_json(), ex=LOGIN_FAILURE_TTL)
+        _log.error(
+            ev.LOGIN_REFUSED,
+            setting=exc.setting,
+            detail=str(exc),
+            status=exc.status,
+            error_code=exc.error_code,
+            retry_in=self._login_retry_interval,
+        )
+        exc.retry_after = self._login_retry_interval
+        return exc
+
+    def _is_mine(self, credentials: str) -> bool:
+        salt, _, digest = credentials.partition("$")
+        return bool(salt) and hmac.compare_digest(self._hash(salt), digest)
+
+    def _hash(self, salt: str) -> str:
+        if salt not in self._hashes:
+            s = self._settings
+            material = "\0".join(
+                (
+                    s.server_url,
+                    s.login_mode,
+                    s.client_id,
+                    s.client_secret,
+                    s.username,
+                    s.extension,
+                    s.password,
+                    s.jwt,
+                    s.bot_token,
+                )
+            )
+            digest = hashlib.pbkdf2_hmac("sha256", material.encode(), salt.encode(), _HASH_ROUNDS)
+            self._hashes = {salt: digest.hex()}  # the current record's salt is all that matters
+        return self._hashes[salt]
 
     def _from_grant(self, grant: dict[str, Any], event: str) -> Token:
         token = Token.from_grant(grant, self._clock())

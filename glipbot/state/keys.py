@@ -48,6 +48,11 @@ class Keys:
         """Counter: successful refresh-token grants."""
         return f"{self.prefix}token:refreshes"
 
+    @property
+    def token_login_failure(self) -> str:
+        """String (JSON, with TTL): the last refusal of the configured credentials."""
+        return f"{self.prefix}token:login_failure"
+
     def token_owner_id(self, token_fingerprint: str) -> str:
         """String: the person id behind a static bot token (keyed by the token's hash)."""
         return f"{self.prefix}token:owner_id:{token_fingerprint}"
@@ -77,6 +82,11 @@ class Keys:
     def listener_status_pattern(self) -> str:
         """``SCAN`` pattern matching every instance's status key."""
         return f"{self.prefix}listener:status:*"
+
+    @property
+    def listener_chats(self) -> str:
+        """Sorted set: each chat's newest event seen (epoch seconds), backfill's watermarks."""
+        return f"{self.prefix}listener:chats"
 
     @property
     def subscription_gaps(self) -> str:
@@ -128,6 +138,34 @@ class Keys:
         return f"{self.prefix}chat:{group_id}:claims"
 
     @property
+    def reply_watch(self) -> str:
+        """Hash: reply key -> JSON of a reply posted again after a POST whose outcome was
+        unknown, watched for a late duplicate to delete (``worker/reconcile.py``)."""
+        return f"{self.prefix}replies:watch"
+
+    # -- work in flight (glipbot/contracts/ledger.py) --
+
+    @property
+    def ledger_deadlines(self) -> str:
+        """Sorted set: ledger entry id -> the time by which its work must show progress."""
+        return f"{self.prefix}ledger:deadlines"
+
+    @property
+    def ledger_entries(self) -> str:
+        """Hash: ledger entry id -> JSON ``{queue, message}`` (the Celery message to re-send)."""
+        return f"{self.prefix}ledger:entries"
+
+    @property
+    def ledger_reaps(self) -> str:
+        """Hash: ledger entry id -> how many times the reaper re-sent it."""
+        return f"{self.prefix}ledger:reaps"
+
+    @property
+    def reaper_lock(self) -> str:
+        """String with TTL: held by the one reaper run at a time."""
+        return f"{self.prefix}ledger:reaper:lock"
+
+    @property
     def ratelimit_prefix(self) -> str:
         """Prefix of the cluster-wide rate limiter's keys."""
         return f"{self.prefix}ratelimit:"
@@ -157,6 +195,20 @@ class Keys:
     def chat_reply_counts(self, group_id: str) -> str:
         """Hash ``{seq: replies}``: how many replies each handled event produced."""
         return f"{self.prefix}chat:{group_id}:counts"
+
+    def chat_inflight(self, group_id: str) -> str:
+        """Hash: ``"<seq>"`` (an event not handled yet) or ``"<seq>:<index>"`` (a reply not
+        done yet) -> its ledger entry id; what the chat's turn may still wait for."""
+        return f"{self.prefix}chat:{group_id}:inflight"
+
+    def chat_parked(self, group_id: str) -> str:
+        """Hash: ``"<seq>:<index>"`` -> ledger entry id of a reply parked until its turn."""
+        return f"{self.prefix}chat:{group_id}:parked"
+
+    @property
+    def chats_waiting(self) -> str:
+        """Set: chats where a reply waits for its turn (what the reaper looks at)."""
+        return f"{self.prefix}chats:waiting"
 
     @property
     def counters(self) -> str:

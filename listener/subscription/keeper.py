@@ -14,6 +14,12 @@ the transport (``on_change``: see :mod:`listener.resume` for where it
 resumes). While no live subscription exists the keeper is *failing*: every
 attempt logs an error and health answers 503, and the window is reported as
 a gap (:mod:`listener.subscription.gaps`).
+
+Before acting on the platform, a step asks ``leading()`` (the lease, read in
+Redis) whether this reign still holds the lease: a leader that was stopped
+(SIGSTOP, a long pause) and resumes after a successor took over must not
+re-create, or delete, the subscription its successor is reading. It waits
+instead, until its reign is ended.
 """
 
 from __future__ import annotations
@@ -26,7 +32,7 @@ from dataclasses import replace
 import redis.asyncio as aioredis
 
 from glipbot import log_events as ev
-from glipbot.errors import NotFoundError, RateLimitedError
+from glipbot.errors import LoginRefusedError, NotFoundError, RateLimitedError
 from glipbot.logging import get_logger
 from glipbot.redaction import register_secret
 from glipbot.retry import RetryPolicy
@@ -45,6 +51,12 @@ log = get_logger(__name__)
 #: Back-off of failed attempts: 0.5 s doubling up to 30 s, jittered, never giving up.
 RETRY_POLICY = RetryPolicy(max_attempts=None, base=0.5, cap=30.0)
 MIN_RETRY = 0.1
+#: Seconds a keeper that no longer leads waits between two looks at the lease.
+NOT_LEADING_PAUSE = 1.0
+#: A channel quiet this long has its subscription checked this often (instead of
+#: ``check_interval``): a subscription the platform dropped shows no error, only
+#: silence, and a quiet channel leaves the Light group's budget unused anyway.
+QUIET_CHECK = 20.0
 
 
 class SubscriptionKeeper:
@@ -64,6 +76,8 @@ class SubscriptionKeeper:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         retry: RetryPolicy = RETRY_POLICY,
+        leading: Callable[[], Awaitable[bool]] | None = None,
+        last_event_at: Callable[[], float | None] = lambda: None,
     ) -> None:
         self._api = api
         self._redis = client
@@ -76,10 +90,14 @@ class SubscriptionKeeper:
         self._clock = clock
         self._sleep = sleep
         self._retry = retry
+        self._leading = leading
+        self._last_event_at = last_event_at
         self.current: SubscriptionInfo | None = None
         self._confirmed_at: float | None = None  # last time the platform vouched for it
         self._lost_since: float | None = None
         self._failures = 0
+        #: The error of the last failed attempt (None once one succeeds); health reads it.
+        self.last_error: Exception | None = None
         self._retry_at: float | None = None
         self._next_check = 0.0
         self._requests: set[str] = set()
@@ -130,6 +148,9 @@ class SubscriptionKeeper:
         if self._retry_at is not None and now < self._retry_at and not self._requests:
             return self._retry_at - now
         try:
+            if self._leading is not None and not await self._leading():
+                log.warning(ev.SUBSCRIPTION_STEP_SKIPPED, reason="lease_not_held")
+                return NOT_LEADING_PAUSE
             if self.current is None:
                 await self._establish()
             elif "recreate" in self._requests:
@@ -144,6 +165,9 @@ class SubscriptionKeeper:
                 await self._renew()
             elif now >= self._next_check:
                 await self._check()
+            elif now >= self._quiet_check_at():
+                self._metrics.inc("subscription_checks_quiet")
+                await self._check()
         except NotFoundError as exc:
             if self.current is None or self._lost_since is not None:
                 return self._failed(exc)
@@ -151,11 +175,18 @@ class SubscriptionKeeper:
             return 0.0
         except Exception as exc:
             return self._failed(exc)
-        self._failures, self._retry_at = 0, None
+        self._failures, self._retry_at, self.last_error = 0, None, None
         assert self.current is not None
         now = self._clock()
-        due = min(self._renew_at(), self._next_check, self.current.expires_at)
+        due = min(
+            self._renew_at(), self._next_check, self._quiet_check_at(), self.current.expires_at
+        )
         return max(0.0, due - now)
+
+    def _quiet_check_at(self) -> float:
+        """When the subscription is next checked early because its channel went quiet."""
+        heard = max(self._confirmed_at or 0.0, self._last_event_at() or 0.0)
+        return heard + QUIET_CHECK
 
     def _renew_at(self) -> float:
         assert self.current is not None
@@ -164,6 +195,7 @@ class SubscriptionKeeper:
 
     def _failed(self, exc: Exception) -> float:
         self._failures += 1
+        self.last_error = exc
         now = self._clock()
         remaining = self.expires_in()
         if self.current is not None and self._lost_since is None:
@@ -176,6 +208,9 @@ class SubscriptionKeeper:
         if isinstance(exc, RateLimitedError):
             # A call during the platform's penalty restarts it: wait it out,
             # even past the subscription's expiry (re-created afterwards).
+            delay = max(delay, exc.retry_after)
+        elif isinstance(exc, LoginRefusedError) and exc.retry_after:
+            # Refused credentials: the token store tries them again at retry_after.
             delay = max(delay, exc.retry_after)
         self._retry_at = now + delay
         level = log.error if not self.live() or self._failures >= 3 else log.warning

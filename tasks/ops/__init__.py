@@ -15,10 +15,12 @@ from typing import Any
 from celery import Task
 
 from glipbot.contracts import EVENTS_QUEUE
-from tasks.events import handle_event
+from glipbot.contracts.ledger import EVENT, REPLY
+from tasks.events import give_up_event, handle_event
 from tasks.ops import actions
-from tasks.replies import enqueue_reply
+from tasks.replies import enqueue_reply, give_up_reply
 from worker.celery import app
+from worker.reaper import RUN_LIMIT, Reaper
 from worker.runtime import runtime
 
 _LIMITS: dict[str, Any] = {"soft_time_limit": 240, "time_limit": 300}
@@ -87,6 +89,26 @@ def canary() -> float:
     rt = runtime()
     rt.platform.redis.set(rt.platform.keys.canary, now)
     return now
+
+
+@app.task(name="tasks.ops.reap", soft_time_limit=RUN_LIMIT, time_limit=RUN_LIMIT + 10)
+def reap() -> dict[str, Any]:
+    """Send lost work again, release chats that wait for nothing, delete late duplicates.
+
+    Beat runs it every 15 s; running it by hand is safe (one run at a time).
+    """
+    rt = runtime()
+    reaper = Reaper(
+        rt.platform.redis,
+        rt.platform.keys,
+        rt.poster.ledger,
+        rt.poster.turns,
+        rt.poster.duplicates,
+        rt.dead_letters,
+        rt.counters,
+        {EVENT: give_up_event, REPLY: give_up_reply},
+    )
+    return reaper.run()
 
 
 def _canary_age() -> float | None:

@@ -2,7 +2,9 @@
 
 The command sends the named task to the ``ops`` queue, as ``celery call``
 and Flower do, waits for a worker's answer and prints it for people
-(``--json`` for scripts).
+(``--json`` for scripts). It checks the settings first: invalid ones end it
+with one line naming the variable and exit status 2, before anything is
+sent; variables that look like misspelt settings are warned about.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from typing import Any
 from celery.exceptions import TimeoutError as CeleryTimeoutError
 
 from glipbot.contracts import OPS_QUEUE
-from worker.celery import app
+from glipbot.errors import ConfigError
+from glipbot.logging import configure_logging
+from glipbot.unknown_variables import warn_unknown
+from tasks import deployment_variables
+from worker.celery import EXIT_CONFIG, app, settings_of
 
 #: subcommand -> (task name, help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -28,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "renew": ("tasks.ops.renew_subscription", "ask the listener to renew its subscription now"),
     "replay": ("tasks.ops.replay_dead_letters", "send dead letters back through the pipeline"),
     "birthdays": ("tasks.ops.birthday_greetings", "send today's birthday greetings now"),
+    "reap": ("tasks.ops.reap", "send lost work again now (beat does it every 15 s)"),
 }
 
 
@@ -78,6 +85,7 @@ def task_call(args: argparse.Namespace) -> tuple[str, list[Any], dict[str, Any]]
         "renew": ([], {"recreate": opt("recreate", False)}),
         "replay": ([], {"limit": opt("limit")}),
         "birthdays": ([], {"day": opt("date")}),
+        "reap": ([], {}),
     }
     task_args, task_kwargs = calls[args.command]
     return name, task_args, task_kwargs
@@ -117,7 +125,15 @@ def _scalar(value: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status."""
     args = build_parser().parse_args(argv)
+    try:
+        settings = settings_of(app)
+    except ConfigError as exc:
+        print(f"python -m tasks.ops: {exc}", file=sys.stderr)  # logging is not set up yet
+        return EXIT_CONFIG
+    configure_logging(settings)
+    warn_unknown(v.name for v in deployment_variables())
     name, task_args, task_kwargs = task_call(args)
     result = app.send_task(name, args=task_args, kwargs=task_kwargs, queue=OPS_QUEUE)
     if args.no_wait:

@@ -111,8 +111,13 @@ def replay_dead_letters(
 
 
 def status_report(rt: Runtime) -> dict[str, Any]:
-    """Leader, subscription, queue depths, dead letters, rate limits, token and counters."""
+    """Leader, subscription, queue depths, dead letters, rate limits, token and counters.
+
+    ``login_failure`` is the recorded refusal of the bot's credentials (the
+    setting to fix, and when they are tried again), or ``None``.
+    """
     redis_client, keys = rt.platform.redis, rt.platform.keys
+    login_failure = rt.platform.tokens.login_failure()
     listeners = _listeners(rt)
     leader = next((item for item in listeners if item.get("role") == "leader"), None)
     return {
@@ -134,6 +139,7 @@ def status_report(rt: Runtime) -> dict[str, Any]:
         },
         "rate_limits": {group: vars(rt.limiter.state(group)) for group in rt.limiter.groups()},
         "token": rt.platform.tokens.counters(),
+        "login_failure": login_failure.report() if login_failure is not None else None,
         "counters": rt.counters.all(),
     }
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import string
+from datetime import date
+
 from glipbot.bot import Bot, Context, card
 from tasks.smartfriend.airports import known_cities
 from tasks.smartfriend.dates import InvalidDateError, format_date
@@ -18,6 +21,7 @@ from tasks.smartfriend.providers import FlightTicket, Providers
 
 EXAMPLE = '"book me a flight New York \N{EN DASH} San Francisco 05/06/17, ID #5674028947"'
 CARD_COLOR = "#0073AE"
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 
 def register(bot: Bot, providers: Providers) -> None:
@@ -57,20 +61,34 @@ def problem_text(exc: Exception) -> str:
 
 
 def confirmation_text(ticket: FlightTicket) -> str:
-    """The booking confirmation, one field a line, in the seed's order."""
-    next_day = " (+1 day)" if ticket.arrival_day_offset else ""
-    return "\n".join(
-        [
-            "Your flight is booked! ✈",
-            f"Flight: {ticket.flight_number}",
-            f"Date: {format_date(ticket.date)}",
-            f"From: {ticket.origin.city} ({ticket.origin.code}) {ticket.departure:%H:%M}",
-            f"To: {ticket.destination.city} ({ticket.destination.code}) "
-            f"{ticket.arrival:%H:%M}{next_day}",
-            f"Passenger ID: {ticket.passenger_id}",
-            f"Ticket number: {ticket.ticket_number}",
-        ]
+    """The seed's booking confirmation, with this ticket's fields in the seed's form.
+
+    "Absolutely! Your flight is booked \N{EN DASH} DL459 06MAY JFK-SFO 0805 1145, ticket
+    number 550166377762. Have a safe trip!": the flight without a space, the
+    day and month as DDMON, the airports' codes, departure and arrival as
+    HHMM (``+1`` after an arrival on the next day), the ticket number's digits.
+    """
+    next_day = f"+{ticket.arrival_day_offset}" if ticket.arrival_day_offset else ""
+    return (
+        "Absolutely! Your flight is booked \N{EN DASH} "
+        f"{_compact(ticket.flight_number)} {_ddmon(ticket.date)} "
+        f"{ticket.origin.code}-{ticket.destination.code} "
+        f"{ticket.departure:%H%M} {ticket.arrival:%H%M}{next_day}, "
+        f"ticket number {_digits(ticket.ticket_number)}. Have a safe trip!"
     )
+
+
+def _compact(flight_number: str) -> str:
+    return "".join(flight_number.split())
+
+
+def _ddmon(day: date) -> str:
+    # Own table rather than %b, which follows the process's locale.
+    return f"{day.day:02d}{_MONTHS[day.month - 1]}"
+
+
+def _digits(ticket_number: str) -> str:
+    return "".join(c for c in ticket_number if c in string.digits)
 
 
 def confirmation_card(ticket: FlightTicket) -> dict[str, object]:

@@ -37,6 +37,8 @@ def listener_env(sandbox: SandboxProcess, redis_url: str) -> dict[str, str]:
         "LISTENER_HEALTH_PORT": "0",
         "LISTENER_LEASE_TTL": LEASE_TTL,
         "SUBSCRIPTION_EXPIRES_IN": SUBSCRIPTION_LIFETIME,
+        # A third of the lifetime: the margin the keeper would use anyway (at most that).
+        "SUBSCRIPTION_RENEW_MARGIN": str(float(SUBSCRIPTION_LIFETIME) / 3),
         "SUBSCRIPTION_CHECK_INTERVAL": "1",
         "LOG_FORMAT": "json",
         "LOG_LEVEL": "INFO",

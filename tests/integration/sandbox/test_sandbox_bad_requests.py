@@ -109,6 +109,21 @@ LONG = "x" * 10001
             400,
             "CMN-101",
         ),
+        *(
+            (
+                "POST",
+                "/subscription",
+                {
+                    "json": {
+                        "eventFilters": ["/glip/posts"],
+                        "deliveryMode": {"transportType": "PubNub", "encryption": value},
+                    }
+                },
+                400,
+                "CMN-101",
+            )
+            for value in ("yes", "TRUE", "", 1, None, ["true"])
+        ),
         ("GET", "/subscription/nope", {}, 404, "CMN-102"),
         ("PUT", "/subscription/nope", {"json": {"eventFilters": []}}, 404, "CMN-102"),
         ("DELETE", "/subscription/nope", {}, 404, "CMN-102"),

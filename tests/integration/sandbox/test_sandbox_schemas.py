@@ -185,6 +185,29 @@ def test_subscription_endpoints_match_spec(john: Person) -> None:
 
 
 @pytest.mark.parametrize(
+    ("written", "encrypted"),
+    [("true", True), (True, True), ("false", False), (False, False)],
+)
+def test_the_seeds_subscription_request_is_accepted_as_written(
+    john: Person, written: object, encrypted: bool
+) -> None:
+    """The seed sends ``"encryption": "true"`` (a string); like a boolean, it answers
+    200 with a SubscriptionInfo whose ``encryption`` is the boolean it means."""
+    body = {
+        "eventFilters": ["/restapi/v1.0/glip/posts", "/restapi/v1.0/glip/groups"],
+        "deliveryMode": {"transportType": "PubNub", "encryption": written},
+    }
+
+    created = john.post("/subscription", json=body)
+
+    assert created.status_code == 200, created.text
+    sub = created.json()
+    assert_response(sub, "createSubscription")
+    assert sub["deliveryMode"]["encryption"] is encrypted
+    assert ("encryptionKey" in sub["deliveryMode"]) is encrypted
+
+
+@pytest.mark.parametrize(
     ("method", "path", "operation"),
     [
         ("POST", "/glip/posts", "createPost"),

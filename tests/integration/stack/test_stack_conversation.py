@@ -19,13 +19,8 @@ FLIGHT_REQUEST = (  # the seed's own words, en dash and odd spacing included
 )
 #: The offline provider's booking of the seed's request (the unit tests' golden values).
 BOOKING = (
-    "Your flight is booked! \N{AIRPLANE}\n"
-    "Flight: AS 2270\n"
-    "Date: Saturday, May 6, 2017\n"
-    "From: New York (JFK) 15:20\n"
-    "To: San Francisco (SFO) 18:01\n"
-    "Passenger ID: 5674028947\n"
-    "Ticket number: 027-6194114768"
+    "Absolutely! Your flight is booked \N{EN DASH} AS2270 06MAY JFK-SFO 1520 1801, "
+    "ticket number 0276194114768. Have a safe trip!"
 )
 #: The issue's bound for each answer of the seed scenario, seconds.
 ANSWER_WITHIN = 2.0

@@ -42,3 +42,17 @@ def test_a_password_protected_server_refuses_anonymous_clients() -> None:
         anonymous = f"redis://{server.host}:{server.port}/0"
         with pytest.raises(redis.AuthenticationError):
             redis.Redis.from_url(anonymous).ping()
+
+
+def test_an_append_only_server_restarted_on_its_port_keeps_what_was_written() -> None:
+    """``restart()`` is a Redis outage as an operator has one: SIGTERM, down, started
+    again on the same port and directory, with the data of its append-only file."""
+    with LocalRedis(appendonly=True) as server:
+        port = server.port
+        client = redis.Redis.from_url(server.url)
+        client.set("kept", "yes")
+
+        server.restart(down_for=0.1)
+
+        assert (server.port, client.get("kept")) == (port, b"yes")
+        client.close()

@@ -24,7 +24,7 @@ KEY = new_key()
 CHANNEL = "ch-1"
 
 
-def notification(uuid: str, text: str = "hi") -> dict[str, Any]:
+def notification(uuid: str, text: str = "hi", post_id: str | None = None) -> dict[str, Any]:
     return {
         "uuid": uuid,
         "event": "/restapi/v1.0/glip/posts",
@@ -33,7 +33,7 @@ def notification(uuid: str, text: str = "hi") -> dict[str, Any]:
         "ownerId": "400000001",
         "body": {
             "eventType": "PostAdded",
-            "id": "p1",
+            "id": post_id or f"p-{uuid}",
             "groupId": "g1",
             "type": "TextMessage",
             "text": text,
@@ -98,7 +98,7 @@ def test_good_events_are_enqueued_once_and_the_timetoken_is_stored(
     run(redis_url, scenario)
     assert queued_uuids(redis_client) == ["u1", "u2"]
     assert redis_client.get("t:pubnub:timetoken") == "4"
-    assert 86000 < redis_client.ttl("t:dedup:u1") <= 86400
+    assert 86000 < redis_client.ttl("t:dedup:post:p-u1") <= 86400
 
 
 def test_bad_input_is_dead_lettered_with_its_reason_and_never_the_key(
@@ -152,4 +152,21 @@ def test_a_deposed_leader_cannot_enqueue_or_move_the_cursor(
     run(redis_url, scenario)
     assert redis_client.llen("events") == 0
     assert redis_client.get("t:pubnub:timetoken") is None
-    assert redis_client.get("t:dedup:u1") is None  # the next leader can still enqueue it
+    assert redis_client.get("t:dedup:post:p-u1") is None  # the next leader can still enqueue it
+
+
+def test_a_post_recovered_by_backfill_and_its_late_notification_run_once(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    """Two notifications of one post (different uuids): one event, de-duplicated by post id."""
+
+    async def scenario(ingest: Ingest, _lease: Lease, metrics: Metrics) -> None:
+        ingest.submit_recovered([notification("backfill-post-p7", post_id="p7")])
+        await ingest.drain()
+        await ingest.process([item(5, encrypt_notification(KEY, notification("u7", post_id="p7")))])
+        assert (metrics.get("enqueued"), metrics.get("duplicates")) == (1, 1)
+
+    run(redis_url, scenario)
+    assert queued_uuids(redis_client) == ["backfill-post-p7"]
+    assert redis_client.get("t:pubnub:timetoken") == "5"
+    assert redis_client.zscore("t:listener:chats", "g1") is not None

@@ -104,3 +104,16 @@ def test_keep_gives_up_when_redis_stays_unreachable_for_two_thirds_of_the_ttl() 
         assert len(errors) == 2
 
     asyncio.run(scenario())
+
+
+def test_confirm_reads_in_redis_whether_this_reign_still_holds_the_lease(redis_url: str) -> None:
+    async def scenario(client: aioredis.Redis) -> None:
+        a = Lease(client, KEY, FENCE, "a", 5)
+        assert await a.confirm() is False  # never held
+        await a.try_acquire()
+        assert await a.confirm() is True
+        await client.set(KEY, "2:b")  # a successor, while this process believes it leads
+        assert a.held is True
+        assert await a.confirm() is False
+
+    run(redis_url, scenario)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import redis.asyncio as aioredis
 
-from glipbot.errors import NotFoundError, RateLimitedError, ServerError
+from glipbot.errors import LoginRefusedError, NotFoundError, RateLimitedError, ServerError
 from glipbot.retry import RetryPolicy
 from glipbot.state.keys import Keys
 from listener.metrics import Metrics
@@ -21,6 +21,7 @@ from listener.subscription import (
     SubscriptionInfo,
     SubscriptionKeeper,
 )
+from listener.subscription.keeper import NOT_LEADING_PAUSE, QUIET_CHECK
 
 KEYS = Keys("t:")
 LIFETIME = 6
@@ -88,9 +89,11 @@ class World:
 
     def __init__(self, client: aioredis.Redis, retry: RetryPolicy = NO_JITTER) -> None:
         self.now = 1000.0
+        self.leading = True
         self.api = FakeApi()
         self.metrics = Metrics()
         self.moves: list[tuple[str, str | None]] = []
+        self.last_event: float | None = None
         self.keeper = SubscriptionKeeper(
             self.api,
             client,
@@ -102,7 +105,12 @@ class World:
             check_interval=3600,
             clock=lambda: self.now,
             retry=retry,
+            leading=self._leading,
+            last_event_at=lambda: self.last_event,
         )
+
+    async def _leading(self) -> bool:
+        return self.leading
 
     async def _moved(self, new: SubscriptionInfo, old: SubscriptionInfo | None) -> None:
         self.moves.append((new.id, old.id if old else None))
@@ -281,5 +289,76 @@ def test_an_ops_recreate_replaces_a_live_subscription_without_a_gap(redis_url: s
         w.keeper.request("renew")
         await w.step_at(1001.5)
         assert w.api.calls[-1] == ("renew", "s2")
+
+    run(redis_url, scenario)
+
+
+def test_a_keeper_whose_reign_lost_the_lease_leaves_the_platform_alone(
+    redis_url: str,
+) -> None:
+    """A leader stopped past its lease resumes with a subscription that looks expired:
+    it must not re-create it, nor delete the one its successor now reads."""
+
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        await w.step_at(1000)
+        calls = list(w.api.calls)
+
+        w.leading = False  # a successor holds the lease now
+        delay = await w.step_at(1000 + LIFETIME + 30)  # "expired", in this keeper's eyes
+
+        assert w.api.calls == calls
+        assert delay == NOT_LEADING_PAUSE
+        assert (w.metrics.get("recreations"), w.metrics.get("subscription_gaps")) == (0, 0)
+
+    run(redis_url, scenario)
+
+
+def test_refused_credentials_wait_for_the_token_stores_retry_not_the_back_off(
+    redis_url: str,
+) -> None:
+    """A wrong password is not retried every few seconds: the Auth limit would be spent."""
+
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        w.api.fail = [
+            LoginRefusedError("refused: fix RINGCENTRAL_PASSWORD", setting="x", retry_after=300.0)
+        ]
+
+        delay = await w.step_at(1000)
+
+        assert delay == pytest.approx(300.0)
+        assert not w.keeper.live()
+
+    run(redis_url, scenario)
+
+
+def test_a_quiet_channel_has_its_subscription_checked_early_and_a_lost_one_found(
+    redis_url: str,
+) -> None:
+    """The platform dropped the subscription without a word: found within QUIET_CHECK."""
+
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        w.api.lifetime = 900
+        assert await w.step_at(1000) == pytest.approx(QUIET_CHECK)
+        del w.api.subs["s1"]  # deleted on the platform's side
+
+        await w.step_at(1000 + QUIET_CHECK)
+        await w.step_at(1000 + QUIET_CHECK)
+
+        assert ("get", "s1") in w.api.calls
+        assert w.moves == [("s1", None), ("s2", "s1")]
+        assert w.metrics.get("subscription_checks_quiet") == 1
+
+    run(redis_url, scenario)
+
+
+def test_a_busy_channel_is_not_checked_early(redis_url: str) -> None:
+    async def scenario(w: World, _client: aioredis.Redis) -> None:
+        w.api.lifetime = 900
+        await w.step_at(1000)
+        for now in range(1005, 1200, 5):
+            w.last_event = now - 1.0  # events keep arriving
+            await w.step_at(now)
+
+        assert [call for call in w.api.calls if call[0] == "get"] == []
 
     run(redis_url, scenario)

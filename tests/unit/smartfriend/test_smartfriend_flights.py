@@ -7,6 +7,7 @@ from datetime import date, time
 from glipbot.testing import simulate_post
 from tasks.smartfriend import Providers, build_bot
 from tasks.smartfriend.airports import find_airport
+from tasks.smartfriend.flights import confirmation_text
 from tasks.smartfriend.parsing import FlightRequest
 from tasks.smartfriend.providers import FlightTicket, OfflineFlightBooking
 
@@ -37,7 +38,8 @@ class RecordingBooking:
         )
 
 
-def test_the_seed_request_is_confirmed_with_every_field() -> None:
+def test_the_seed_request_is_confirmed_in_the_seeds_words_with_the_bookings_fields() -> None:
+    """Flight without a space, DDMON date, IATA-IATA, HHMM times, the ticket's digits."""
     booking = RecordingBooking()
     bot = build_bot(Providers(flights=booking, today=lambda: TODAY))
 
@@ -47,13 +49,8 @@ def test_the_seed_request_is_confirmed_with_every_field() -> None:
         FlightRequest(find_airport("JFK"), find_airport("SFO"), date(2017, 5, 6), "5674028947")  # type: ignore[arg-type]
     ]
     assert replies[0].text == (
-        "Your flight is booked! ✈\n"
-        "Flight: UA 1532\n"
-        "Date: Saturday, May 6, 2017\n"
-        "From: New York (JFK) 08:15\n"
-        "To: San Francisco (SFO) 11:47\n"
-        "Passenger ID: 5674028947\n"
-        "Ticket number: 016-2341234567"
+        "Absolutely! Your flight is booked \N{EN DASH} UA1532 06MAY JFK-SFO 0815 1147, "
+        "ticket number 0162341234567. Have a safe trip!"
     )
 
 
@@ -78,13 +75,52 @@ def test_the_offline_booking_of_the_seed_request_is_always_the_same() -> None:
     first = simulate_post(bot, SEED_REQUEST)[0].text
     assert first == simulate_post(bot, SEED_REQUEST)[0].text
     assert first == (
-        "Your flight is booked! ✈\n"
-        "Flight: AS 2270\n"
-        "Date: Saturday, May 6, 2017\n"
-        "From: New York (JFK) 15:20\n"
-        "To: San Francisco (SFO) 18:01\n"
-        "Passenger ID: 5674028947\n"
-        "Ticket number: 027-6194114768"
+        "Absolutely! Your flight is booked \N{EN DASH} AS2270 06MAY JFK-SFO 1520 1801, "
+        "ticket number 0276194114768. Have a safe trip!"
+    )
+
+
+def test_the_seeds_own_booking_reads_exactly_as_the_seed_wrote_it() -> None:
+    """The seed's example ticket (DL 459 on May 6, 08:05 to 11:45) gives its words verbatim."""
+    jfk, sfo = find_airport("JFK"), find_airport("SFO")
+    assert jfk is not None
+    assert sfo is not None
+    ticket = FlightTicket(
+        flight_number="DL 459",
+        origin=jfk,
+        destination=sfo,
+        date=date(2017, 5, 6),
+        departure=time(8, 5),
+        arrival=time(11, 45),
+        passenger_id="5674028947",
+        ticket_number="550-166377762",
+    )
+
+    assert confirmation_text(ticket) == (
+        "Absolutely! Your flight is booked \N{EN DASH} DL459 06MAY JFK-SFO 0805 1145, "
+        "ticket number 550166377762. Have a safe trip!"
+    )
+
+
+def test_a_next_day_arrival_is_marked_plus_one_and_a_january_date_is_jan() -> None:
+    jfk, nrt = find_airport("JFK"), find_airport("Tokyo")
+    assert jfk is not None
+    assert nrt is not None
+    ticket = FlightTicket(
+        flight_number="UA 79",
+        origin=jfk,
+        destination=nrt,
+        date=date(2018, 1, 9),
+        departure=time(11, 0),
+        arrival=time(14, 30),
+        passenger_id="1",
+        ticket_number="016 0000000001",
+        arrival_day_offset=1,
+    )
+
+    assert confirmation_text(ticket) == (
+        "Absolutely! Your flight is booked \N{EN DASH} UA79 09JAN JFK-NRT 1100 1430+1, "
+        "ticket number 0160000000001. Have a safe trip!"
     )
 
 

@@ -9,6 +9,7 @@ import redis
 
 from glipbot.bot import Bot, Context
 from glipbot.contracts.chat_order import ChatTurns, Turn
+from glipbot.contracts.identity import event_id
 from glipbot.errors import DeadLetteredError, NetworkError, TransientError
 from glipbot.events import Event
 from glipbot.state.counters import Counters
@@ -101,9 +102,10 @@ def test_the_chat_learns_how_many_replies_the_event_produced(harness: Harness) -
 def test_without_a_seq_the_listeners_number_is_used(
     harness: Harness, redis_client: redis.Redis
 ) -> None:
-    redis_client.set(KEYS.dedup("evt-7"), "task-id|7")
+    envelope = _envelope(make_post_event("two", uuid="evt-7"))
+    redis_client.set(KEYS.dedup(event_id(envelope)), "task-id|7")
 
-    sent = harness.dispatcher.handle(_envelope(make_post_event("two", uuid="evt-7")))
+    sent = harness.dispatcher.handle(envelope)
 
     assert {o.seq for o in sent} == {7}
 
@@ -160,3 +162,15 @@ def test_the_bots_own_posts_produce_nothing(harness: Harness) -> None:
     event = make_post_event("two", creator_id=BOT_ID, uuid="own")
 
     assert harness.dispatcher.handle(_envelope(event), seq=1) == []
+
+
+def test_giving_up_without_a_seq_frees_the_turn_the_listener_gave_the_event(
+    harness: Harness, redis_client: redis.Redis
+) -> None:
+    """The listener's events carry no seq: the dispatcher reads it, to give up as to handle."""
+    envelope = _envelope(make_post_event("flaky", uuid="e1"))
+    redis_client.set(KEYS.dedup(event_id(envelope)), "task-id|1")
+
+    harness.dispatcher.give_up(envelope, None, NetworkError("still down"))
+
+    assert harness.turns.check(GROUP_ID, 2, 0).turn is Turn.MINE

@@ -1,4 +1,4 @@
-"""worker.replies: a reply reaches the chat once, whatever happens to its task."""
+"""worker.replies: a reply reaches the chat once, in order, whatever happens to its task."""
 
 from __future__ import annotations
 
@@ -10,22 +10,45 @@ import pytest
 import redis
 
 from glipbot.bot import Reply
+from glipbot.contracts.ledger import reply_entry
 from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, RetryLater
+from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
-from worker.replies import ORDER_TIMEOUT, Outgoing, ReplyPoster
+from worker.messages import Built
+from worker.reconcile import WATCH_FOR
+from worker.replies import Outgoing, ReplyPoster, settle_window
 
 KEYS = Keys("test:")
 BOT = "7777"
+SETTLE = 6.0
+
+
+class Clock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
 
 
 class FakeChat:
-    """The platform's posts in one chat; can lose the answer after creating a post."""
+    """The platform's posts in one chat; can lose an answer, or make a post only later."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Clock) -> None:
+        self.clock = clock
         self.posts: list[dict[str, Any]] = []
         self.fail_next: Exception | None = None
         self.lose_answer_next = False
+        self.late: list[dict[str, Any]] = []  # made by the platform after the client gave up
+        self.delay_next = False
         self.creates = 0
+        self.deleted: list[str] = []
+        self._ids = 1000
 
     def create_post(
         self,
@@ -37,34 +60,65 @@ class FakeChat:
         if self.fail_next:
             error, self.fail_next = self.fail_next, None
             raise error
-        post = {
-            "id": str(1000 + len(self.posts)),
-            "groupId": group_id,
-            "text": text,
-            "attachments": attachments,
-            "creatorId": BOT,
-            "creationTime": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        }
-        self.posts.append(post)
+        post = {"groupId": group_id, "text": text, "attachments": attachments, "creatorId": BOT}
+        if self.delay_next:
+            self.delay_next = False
+            self.late.append(post)
+            raise NetworkError("read timed out")
+        self._add(post)
         if self.lose_answer_next:
             self.lose_answer_next = False
             raise NetworkError("read timed out")
         return post
+
+    def land_late_posts(self) -> None:
+        """The platform completes the POSTs the client gave up on."""
+        for post in self.late:
+            self._add(post)
+        self.late.clear()
+
+    def _add(self, post: dict[str, Any]) -> None:
+        self._ids += 1
+        when = datetime.fromtimestamp(self.clock(), UTC).isoformat().replace("+00:00", "Z")
+        post.update(id=str(self._ids), creationTime=when)
+        self.posts.append(post)
 
     def list_posts(
         self, group_id: str, record_count: int = 30, page_token: str | None = None
     ) -> dict[str, Any]:
         return {"records": list(reversed(self.posts))[:record_count], "navigation": {}}
 
+    def delete_post(self, chat_id: str, post_id: str) -> None:
+        self.deleted.append(post_id)
+        self.posts = [p for p in self.posts if p["id"] != post_id]
+
+    def texts(self) -> list[str]:
+        return [p["text"] for p in self.posts]
+
 
 @pytest.fixture
-def chat() -> FakeChat:
-    return FakeChat()
+def clock() -> Clock:
+    return Clock()
 
 
 @pytest.fixture
-def poster(chat: FakeChat, redis_client: redis.Redis) -> ReplyPoster:
-    return ReplyPoster(chat, redis_client, KEYS, lambda: BOT)
+def chat(clock: Clock) -> FakeChat:
+    return FakeChat(clock)
+
+
+@pytest.fixture
+def poster(chat: FakeChat, redis_client: redis.Redis, clock: Clock) -> ReplyPoster:
+    return ReplyPoster(chat, redis_client, KEYS, lambda: BOT, settle=SETTLE, clock=clock)
+
+
+def _enqueued(poster: ReplyPoster, out: Outgoing) -> Outgoing:
+    """``out`` registered in the ledger and pushed, as ``enqueue_reply`` does."""
+    poster.enqueue(out, Built(f"task-{out.key}", "replies", f"message of {out.key}"))
+    return out
+
+
+def test_the_settle_window_is_twice_the_http_timeout() -> None:
+    assert settle_window(15.0) == 30.0
 
 
 def test_a_reply_posted_twice_reaches_the_chat_once(chat: FakeChat, poster: ReplyPoster) -> None:
@@ -74,7 +128,7 @@ def test_a_reply_posted_twice_reaches_the_chat_once(chat: FakeChat, poster: Repl
     second = poster.deliver(Outgoing(reply))
 
     assert first == second
-    assert [p["text"] for p in chat.posts] == ["Hi John"]
+    assert chat.texts() == ["Hi John"]
     assert chat.creates == 1
 
 
@@ -95,17 +149,104 @@ def test_a_post_whose_answer_was_lost_is_found_not_posted_again(
     assert chat.creates == 1
 
 
-def test_a_post_that_never_arrived_is_posted_on_the_next_try(
-    chat: FakeChat, poster: ReplyPoster
+def test_after_an_unanswered_post_nothing_is_posted_again_before_the_settle_window(
+    chat: FakeChat, poster: ReplyPoster, clock: Clock
 ) -> None:
+    """The first POST timed out and made nothing; the retry waits out the window
+    (RetryLater for the time left, not a sleep), then posts once."""
     reply = Reply(key="evt-1:0", group_id="g", text="hello")
-    chat.fail_next = NetworkError("connection refused")
-
+    chat.fail_next = NetworkError("connection reset")
     with pytest.raises(NetworkError):
         poster.deliver(Outgoing(reply))
+    clock.advance(1.0)
+
+    with pytest.raises(RetryLater) as waiting:
+        poster.deliver(Outgoing(reply))
+    assert waiting.value.retry_after == pytest.approx(SETTLE - 1.0)
+    assert chat.creates == 1
+    clock.advance(SETTLE)
     poster.deliver(Outgoing(reply))
 
-    assert [p["text"] for p in chat.posts] == ["hello"]
+    assert chat.texts() == ["hello"]
+    assert chat.creates == 2
+
+
+def test_a_post_the_platform_completes_within_the_window_is_found_not_posted_again(
+    chat: FakeChat, poster: ReplyPoster, clock: Clock
+) -> None:
+    reply = Reply(key="evt-1:0", group_id="g", text="late but in time")
+    chat.delay_next = True
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(reply))
+    clock.advance(SETTLE / 2)
+    with pytest.raises(RetryLater):
+        poster.deliver(Outgoing(reply))  # not there yet
+
+    chat.land_late_posts()
+    clock.advance(SETTLE)
+    post_id = poster.deliver(Outgoing(reply))
+
+    assert chat.texts() == ["late but in time"]
+    assert post_id == chat.posts[0]["id"]
+    assert chat.creates == 1
+
+
+def test_a_post_completed_after_the_window_is_deleted_so_the_chat_shows_one(
+    chat: FakeChat, poster: ReplyPoster, clock: Clock, redis_client: redis.Redis
+) -> None:
+    """Given a POST that the platform completes only after the retry posted
+    again, when the watch sweeps, then the late one (owned by no reply) is
+    deleted and counted, and the reply's own post stays."""
+    reply = Reply(key="evt-1:0", group_id="g", text="booked")
+    chat.delay_next = True
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(reply))
+    clock.advance(SETTLE)
+    kept = poster.deliver(Outgoing(reply))
+    chat.land_late_posts()
+    assert chat.texts() == ["booked", "booked"]
+
+    deleted = poster.duplicates.sweep()
+
+    assert deleted == 1
+    assert [p["id"] for p in chat.posts] == [kept]
+    assert Counters(redis_client, KEYS.counters).all()["replies_duplicate_deleted"] == 1
+    assert poster.duplicates.watched() == {}
+
+
+def test_the_watch_never_deletes_an_identical_reply_of_another_key(
+    chat: FakeChat, poster: ReplyPoster, clock: Clock
+) -> None:
+    first = Reply(key="evt-1:0", group_id="g", text="help text")
+    chat.delay_next = True
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(first))
+    clock.advance(SETTLE)
+    poster.deliver(Outgoing(first))
+    poster.deliver(Outgoing(Reply(key="evt-2:0", group_id="g", text="help text")))
+
+    assert poster.duplicates.sweep() == 0  # the late one has not landed yet
+    chat.land_late_posts()
+    assert poster.duplicates.sweep() == 1
+
+    assert chat.texts() == ["help text", "help text"]
+
+
+def test_a_watched_reply_is_forgotten_after_the_watch(
+    chat: FakeChat, poster: ReplyPoster, clock: Clock
+) -> None:
+    reply = Reply(key="evt-1:0", group_id="g", text="never lands")
+    chat.delay_next = True
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(reply))
+    clock.advance(SETTLE)
+    poster.deliver(Outgoing(reply))
+    assert list(poster.duplicates.watched()) == ["evt-1:0"]
+
+    clock.advance(WATCH_FOR)
+    poster.duplicates.sweep()
+
+    assert poster.duplicates.watched() == {}
 
 
 def test_two_identical_replies_are_both_delivered_after_lost_answers(
@@ -121,7 +262,7 @@ def test_two_identical_replies_are_both_delivered_after_lost_answers(
     poster.deliver(Outgoing(second))
     poster.deliver(Outgoing(first))
 
-    assert [p["text"] for p in chat.posts] == ["help text", "help text"]
+    assert chat.texts() == ["help text", "help text"]
 
 
 @pytest.mark.parametrize(
@@ -140,29 +281,52 @@ def test_a_refused_post_is_not_pending(
     assert redis_client.hgetall(KEYS.reply("evt-1:0")) == {}
 
 
-def test_a_later_reply_waits_for_the_earlier_one(chat: FakeChat, poster: ReplyPoster) -> None:
+def test_a_later_reply_parks_and_is_sent_again_when_the_earlier_one_is_done(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
     poster.turns.handled("g", 1, 1)
     poster.turns.handled("g", 2, 1)
-    later = Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), seq=2)
+    earlier = _enqueued(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    later = _enqueued(poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2))
+    redis_client.delete("replies")  # both tasks taken off the queue by workers
+
+    assert poster.deliver(later) is None  # parked: its task ends
+    assert redis_client.lrange("replies", 0, -1) == []
+    poster.deliver(earlier)
+
+    assert redis_client.lrange("replies", 0, -1) == ["message of evt-2:0"]  # sent again
+    poster.deliver(later)
+    assert chat.texts() == ["first", "second"]
+    assert poster.ledger.size() == 0
+
+
+def test_a_reply_outside_the_ledger_cannot_park_and_asks_again(poster: ReplyPoster) -> None:
+    poster.turns.handled("g", 2, 1)
+    stray = Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
 
     with pytest.raises(RetryLater):
-        poster.deliver(later, wait=0.05)
-    poster.deliver(Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), seq=1))
-    poster.deliver(later)
-
-    assert [p["text"] for p in chat.posts] == ["first", "second"]
+        poster.deliver(stray)
 
 
-def test_a_reply_stops_waiting_for_an_event_that_never_comes(
-    chat: FakeChat, poster: ReplyPoster
+def test_a_posted_reply_leaves_the_ledger(poster: ReplyPoster) -> None:
+    out = _enqueued(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="hi")))
+    assert poster.ledger.entry(reply_entry("evt-1:0")) is not None
+
+    poster.deliver(out)
+
+    assert poster.ledger.entry(reply_entry("evt-1:0")) is None
+
+
+def test_a_reply_in_flight_is_not_pushed_twice(
+    poster: ReplyPoster, redis_client: redis.Redis
 ) -> None:
-    poster.turns.handled("g", 2, 1)  # event 1 was lost before it was handled
-    old = Outgoing(Reply(key="evt-2:0", group_id="g", text="late"), seq=2, created=0.0)
-    assert old.created < 1 < ORDER_TIMEOUT
+    """A handler run twice enqueues the same reply twice: one task is enough."""
+    out = Outgoing(Reply(key="evt-1:0", group_id="g", text="hi"))
 
-    poster.deliver(old, wait=0.05)
+    assert poster.enqueue(out, Built("t1", "replies", "m1")) is True
+    assert poster.enqueue(out, Built("t2", "replies", "m2")) is False
 
-    assert [p["text"] for p in chat.posts] == ["late"]
+    assert redis_client.lrange("replies", 0, -1) == ["m1"]
 
 
 def test_outgoing_round_trips_through_json() -> None:

@@ -162,3 +162,34 @@ def test_waiting_for_a_turn_retries_quietly(probe: Any) -> None:
 
     assert retried.value.options["countdown"] == 0.5
     assert logs == []
+
+
+_ALIVE: list[tuple[dict[str, Any], float]] = []
+
+
+@retried_task(
+    name="tests.worker.kept_alive",
+    give_up=_give_up,
+    retry_event="probe_retry",
+    policy=POLICY,
+    keep_alive=lambda arguments, seconds: _ALIVE.append((arguments, seconds)),
+)
+def _kept_alive(item: str, raise_: Exception | None = None) -> str:
+    if raise_ is not None:
+        raise raise_
+    return item
+
+
+def test_a_task_with_a_keep_alive_reports_each_start_and_each_countdown(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """So the ledger knows the work is alive: at the start, and past a retry's countdown."""
+    _ALIVE.clear()
+    task = app.tasks[_kept_alive.name]
+    monkeypatch.setattr(task, "retry", lambda **options: _Retry(**options))
+
+    with pytest.raises(_Retry):
+        task("x", raise_=RetryLater("settling", retry_after=4.0))
+
+    assert [seconds for _arguments, seconds in _ALIVE] == [0.0, 4.0]
+    assert _ALIVE[0][0]["item"] == "x"

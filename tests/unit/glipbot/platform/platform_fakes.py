@@ -13,7 +13,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from glipbot.errors import AuthError
+from glipbot.errors import AuthError, LoginRefusedError
 
 BASE_URL = "http://platform.test"
 
@@ -98,11 +98,15 @@ def session_with(adapter: ScriptedAdapter) -> requests.Session:
 
 @dataclass
 class FakeAuth:
-    """An OAuth client that mints numbered tokens; ``delay`` widens race windows."""
+    """An OAuth client that mints numbered tokens; ``delay`` widens race windows.
+
+    ``refuse_login`` names a setting: every login is then refused as wrong in it.
+    """
 
     expires_in: int = 3600
     delay: float = 0.0
     refuse_refresh: bool = False
+    refuse_login: str | None = None
     owner: str = "bot-1"
     calls: list[str] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -124,6 +128,15 @@ class FakeAuth:
         }
 
     def login(self) -> dict[str, Any]:
+        if self.refuse_login:
+            with self._lock:
+                self.calls.append("login-refused")
+            raise LoginRefusedError(
+                f"login refused (400 invalid_grant OAU-140): fix {self.refuse_login}",
+                setting=self.refuse_login,
+                status=400,
+                error_code="OAU-140",
+            )
         return self._grant("login")
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl
 import pytest
 from platform_fakes import BASE_URL, ScriptedAdapter, session_with
 
-from glipbot.errors import AuthError, ConfigError, RateLimitedError
+from glipbot.errors import AuthError, ConfigError, LoginRefusedError, RateLimitedError
 from glipbot.platform.auth import JWT_GRANT_TYPE, Auth
 from glipbot.platform.http import HttpTransport
 from glipbot.settings import Settings
@@ -103,3 +103,69 @@ def test_whoami_uses_the_given_token() -> None:
     assert _auth(adapter).whoami("tok")["id"] == "42"
     assert adapter.sent[0].headers["Authorization"] == "Bearer tok"
     assert adapter.sent[0].path == "/restapi/v1.0/glip/persons/~"
+
+
+# -- a refused login names the setting to fix -------------------------------------
+
+INVALID_GRANT = {"error": "invalid_grant", "errors": [{"errorCode": "OAU-140", "message": "bad"}]}
+INVALID_CLIENT = {"error": "invalid_client", "errors": [{"errorCode": "OAU-123", "message": "x"}]}
+UNAUTHORIZED_CLIENT = {"error": "unauthorized_client", "error_description": "grant not allowed"}
+
+
+@pytest.mark.parametrize(
+    ("settings", "status", "body", "setting", "message"),
+    [
+        (
+            SETTINGS,
+            400,
+            INVALID_GRANT,
+            "RINGCENTRAL_PASSWORD",
+            "the platform refused the password login of 'bob' (400 invalid_grant OAU-140): "
+            "fix RINGCENTRAL_PASSWORD (or RINGCENTRAL_USERNAME, RINGCENTRAL_EXTENSION)",
+        ),
+        (
+            Settings(server_url=BASE_URL, jwt="eyJ.x.y"),
+            400,
+            INVALID_GRANT,
+            "RINGCENTRAL_JWT",
+            "the platform refused the JWT login (400 invalid_grant OAU-140): fix RINGCENTRAL_JWT",
+        ),
+        (
+            SETTINGS,
+            401,
+            INVALID_CLIENT,
+            "RINGCENTRAL_CLIENT_SECRET",
+            "the platform refused the app's client id or secret (401 invalid_client OAU-123): "
+            "fix RINGCENTRAL_CLIENT_SECRET (or RINGCENTRAL_CLIENT_ID)",
+        ),
+        (
+            SETTINGS,
+            400,
+            UNAUTHORIZED_CLIENT,
+            "RINGCENTRAL_CLIENT_ID",
+            "the platform refused password logins by this app (400 unauthorized_client): fix "
+            "the app's grant types (in RingCentral's developer console), or RINGCENTRAL_CLIENT_ID",
+        ),
+    ],
+)
+def test_a_refused_login_names_the_setting_to_fix(
+    settings: Settings, status: int, body: dict[str, object], setting: str, message: str
+) -> None:
+    adapter = ScriptedAdapter().reply(status, body)
+
+    with pytest.raises(LoginRefusedError) as refused:
+        _auth(adapter, settings).login()
+
+    assert (refused.value.setting, str(refused.value)) == (setting, message)
+    assert refused.value.status == status
+    assert refused.value.retry_after is None  # the token store decides when to try again
+
+
+def test_a_refused_refresh_is_not_a_login_refusal() -> None:
+    """A dead refresh token is the store's to replace by logging in; no setting is wrong."""
+    adapter = ScriptedAdapter().reply(400, INVALID_GRANT)
+
+    with pytest.raises(AuthError) as refused:
+        _auth(adapter).refresh("rt-old")
+
+    assert not isinstance(refused.value, LoginRefusedError)

@@ -213,3 +213,17 @@ def test_endpoint_groups_follow_the_spec() -> None:
     assert ENDPOINT_GROUPS[("POST", f"{API}/glip/groups/{{groupId}}/bulk-assign")] == "Medium"
     assert ENDPOINT_GROUPS[("POST", f"{API}/subscription/{{subscriptionId}}/renew")] == "Light"
     assert ENDPOINT_GROUPS[("POST", "/restapi/oauth/token")] == "Auth"
+
+
+def test_delete_post_deletes_one_post_of_a_chat_in_the_medium_group(
+    adapter: ScriptedAdapter, client: RestClient
+) -> None:
+    adapter.reply(204, None)
+
+    assert client.delete_post("g/1", "p1") is None
+
+    assert (adapter.sent[0].method, adapter.sent[0].path) == (
+        "DELETE",
+        f"{API}/glip/chats/g%2F1/posts/p1",
+    )
+    assert ENDPOINT_GROUPS[("DELETE", f"{API}/glip/chats/{{chatId}}/posts/{{postId}}")] == "Medium"

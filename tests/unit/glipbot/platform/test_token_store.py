@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import pytest
 import redis
 from platform_fakes import FakeAuth, FakeClock
+from structlog.testing import capture_logs
 
-from glipbot.errors import AuthError, TransientError
+from glipbot.errors import AuthError, LoginRefusedError, TransientError
 from glipbot.platform.tokens import Token, TokenStore
 from glipbot.settings import Settings
 from glipbot.state.keys import Keys
@@ -229,3 +231,100 @@ def test_token_round_trips_through_json() -> None:
     token = Token("a", 10.0, "r", 20.0, "o", 1.0)
 
     assert Token.from_json(token.to_json()) == token
+
+
+# -- refused credentials: one error line, a slow retry, the cause on record ---------------
+
+
+def test_a_refused_login_is_logged_once_and_not_tried_again_before_retry_at(
+    redis_client: redis.Redis,
+) -> None:
+    """The Auth group allows 5 logins a minute: callers in a loop must not spend them."""
+    auth, clock = FakeAuth(refuse_login="RINGCENTRAL_PASSWORD"), FakeClock()
+    store, other_process = _store(redis_client, auth, clock), _store(redis_client, auth, clock)
+
+    with capture_logs() as logs:
+        with pytest.raises(LoginRefusedError) as first:
+            store.access_token()
+        retries = []
+        for caller in [store, other_process] * 5:
+            clock.advance(10)
+            with pytest.raises(LoginRefusedError) as again:
+                caller.access_token()
+            retries.append(again.value.retry_after)
+
+    assert auth.calls == ["login-refused"]
+    assert (first.value.setting, first.value.retry_after) == ("RINGCENTRAL_PASSWORD", 300.0)
+    assert retries == [290.0 - 10 * i for i in range(10)]
+    assert [(line["event"], line["log_level"], line["setting"]) for line in logs] == [
+        ("login_refused", "error", "RINGCENTRAL_PASSWORD")
+    ]
+
+
+def test_refused_credentials_are_tried_again_after_the_interval(redis_client: redis.Redis) -> None:
+    auth, clock = FakeAuth(refuse_login="RINGCENTRAL_JWT"), FakeClock()
+    store = _store(redis_client, auth, clock, login_retry_interval=120.0)
+    with pytest.raises(LoginRefusedError):
+        store.access_token()
+
+    clock.advance(120.0)
+    auth.refuse_login = None  # fixed on the platform's side (the JWT re-issued there)
+
+    assert store.access_token() == "access-1-login"
+    assert auth.calls == ["login-refused", "login"]
+    assert store.login_failure() is None
+
+
+def test_the_refusal_is_on_record_for_health_and_status(redis_client: redis.Redis) -> None:
+    auth, clock = FakeAuth(refuse_login="RINGCENTRAL_CLIENT_SECRET"), FakeClock()
+    store = _store(redis_client, auth, clock)
+    with pytest.raises(LoginRefusedError):
+        store.access_token()
+
+    failure = store.login_failure()
+
+    assert failure is not None
+    assert failure.report() == {
+        "setting": "RINGCENTRAL_CLIENT_SECRET",
+        "message": "login refused (400 invalid_grant OAU-140): fix RINGCENTRAL_CLIENT_SECRET",
+        "status": 400,
+        "error_code": "OAU-140",
+        "failed_at": clock.now,
+        "retry_at": clock.now + 300.0,
+    }
+    stored = str(redis_client.get(KEYS.token_login_failure))
+    assert SETTINGS.password not in stored
+    assert SETTINGS.client_secret not in stored
+
+
+def test_fixed_settings_log_in_at_once_and_clear_the_refusal(redis_client: redis.Redis) -> None:
+    """A refusal binds the credentials refused, not a process restarted with the right ones."""
+    clock = FakeClock()
+    wrong = replace(SETTINGS, password="not-the-password")
+    refused = _store(redis_client, FakeAuth(refuse_login="RINGCENTRAL_PASSWORD"), clock, wrong)
+    with pytest.raises(LoginRefusedError):
+        refused.access_token()
+    assert refused.login_failure() is not None
+
+    fixed = _store(redis_client, FakeAuth(), clock)
+    assert fixed.login_failure() is None
+    assert fixed.access_token() == "access-1-login"
+    assert refused.login_failure() is None
+
+
+def test_a_refused_bot_token_is_recorded_and_not_sent_again_before_retry_at(
+    redis_client: redis.Redis,
+) -> None:
+    clock = FakeClock()
+    store = _store(redis_client, FakeAuth(), clock, BOT)
+
+    with capture_logs() as logs, pytest.raises(LoginRefusedError) as refused:
+        store.on_unauthorized("static-bot-token-1")
+    clock.advance(1)
+    with pytest.raises(LoginRefusedError) as again:
+        store.access_token()  # the REST client asks before every call
+    clock.advance(299)
+
+    assert (refused.value.setting, again.value.retry_after) == ("RINGCENTRAL_BOT_TOKEN", 299)
+    assert [line["setting"] for line in logs] == ["RINGCENTRAL_BOT_TOKEN"]
+    assert store.access_token() == "static-bot-token-1"

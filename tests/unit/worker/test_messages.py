@@ -1,0 +1,45 @@
+"""worker.messages: the ledger's messages are the ones ``apply_async`` would have pushed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+from celery import Celery
+
+from worker.messages import TaskMessages, task_arguments
+
+TASK = "tasks.replies.post_reply"
+REPLY = {"key": "evt-1:0", "group_id": "g", "text": "hi", "attachments": [], "seq": 1}
+
+
+@pytest.fixture
+def app(redis_url: str) -> Iterator[Celery]:
+    celery = Celery("messages-test", broker=redis_url, set_as_current=False)
+    yield celery
+    celery.close()
+
+
+def test_a_built_message_is_what_apply_async_pushes(app: Celery, redis_client: redis.Redis) -> None:
+    messages = TaskMessages(app)
+    built = messages.build(TASK, (REPLY,), {}, "replies")
+    app.send_task(TASK, args=(REPLY,), queue="replies")
+    messages.close()
+
+    sent = json.loads(redis_client.rpop("replies"))
+    ours = json.loads(built.payload)
+
+    assert built.queue_key == "replies"
+    assert ours["headers"]["id"] == built.task_id
+    assert ours["headers"]["task"] == sent["headers"]["task"] == TASK
+    assert set(ours["headers"]) == set(sent["headers"])
+    assert set(ours["properties"]) == set(sent["properties"])
+    assert task_arguments(built.payload) == task_arguments(json.dumps(sent)) == ([REPLY], {})
+
+
+@pytest.mark.parametrize("payload", ["not json", '{"body": "%%%"}', '{"headers": {}}'])
+def test_what_is_not_a_task_message_is_refused(payload: str) -> None:
+    with pytest.raises(ValueError, match="not a Celery task message"):
+        task_arguments(payload)
