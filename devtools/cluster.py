@@ -120,20 +120,7 @@ class Cluster:
         self.stop()
 
     def _environment(self) -> dict[str, str]:
-        ours = {v.name for v in deployment_variables()}
-        inherited = {k: v for k, v in os.environ.items() if k not in ours}
-        return {
-            **inherited,
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-            "PYTHONUNBUFFERED": "1",
-            "RINGCENTRAL_SERVER_URL": self.sandbox.rest_url,
-            "PUBNUB_ORIGIN": self.sandbox.pubnub_origin,
-            "REDIS_URL": self.redis_server.url,
-            "LISTENER_HEALTH_PORT": "0",
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "INFO",
-            **self._extra_env,
-        }
+        return program_environment(self.sandbox, self.redis_server.url, self._extra_env)
 
     # -- programs -----------------------------------------------------------------
 
@@ -235,3 +222,28 @@ class Cluster:
         """Where each program's log is."""
         for proc in self.processes:
             yield proc.log_path
+
+
+def program_environment(
+    sandbox: SandboxProcess, redis_url: str, extra: Mapping[str, str] = {}
+) -> dict[str, str]:
+    """The environment of the system's programs against ``sandbox`` and ``redis_url``.
+
+    The caller's own settings are left out (so a developer's ``REDIS_URL`` or
+    ``BOT_APP`` never leaks in); ``extra`` wins over everything.
+    """
+    ours = {v.name for v in deployment_variables()}
+    inherited = {k: v for k, v in os.environ.items() if k not in ours}
+    return {
+        **inherited,
+        # The workers import BOT_APP by module path, test bots included.
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+        "RINGCENTRAL_SERVER_URL": sandbox.rest_url,
+        "PUBNUB_ORIGIN": sandbox.pubnub_origin,
+        "REDIS_URL": redis_url,
+        "LISTENER_HEALTH_PORT": "0",
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        **extra,
+    }

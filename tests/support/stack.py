@@ -11,7 +11,6 @@ it does not eat into anyone's budget).
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -22,13 +21,13 @@ import redis
 import requests
 from celery import Celery
 
+from devtools.cluster import program_environment
 from devtools.ports import free_port
 from devtools.processes import ManagedProcess, stop_all, wait_for
 from devtools.sandbox_process import SandboxProcess
 from glipbot.settings import Settings
 from sandbox.testing import Person, as_person
-from tasks import deployment_variables
-from tests.support.programs import ROOT, FlowerProcess, ListenerProcess, WorkerProcess
+from tests.support.programs import FlowerProcess, ListenerProcess, WorkerProcess
 from worker.celery import celery_config
 
 BOT_ID = "400000001"
@@ -114,21 +113,7 @@ class Stack:
             self.redis.close()
 
     def _environment(self) -> dict[str, str]:
-        ours = {v.name for v in deployment_variables()}
-        inherited = {k: v for k, v in os.environ.items() if k not in ours}
-        return {
-            **inherited,
-            # The workers import BOT_APP by module path, test bots included.
-            "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-            "PYTHONUNBUFFERED": "1",
-            "RINGCENTRAL_SERVER_URL": self.sandbox.rest_url,
-            "PUBNUB_ORIGIN": self.sandbox.pubnub_origin,
-            "REDIS_URL": self.redis_url,
-            "LISTENER_HEALTH_PORT": "0",
-            "LOG_FORMAT": "json",
-            "LOG_LEVEL": "INFO",
-            **self._extra_env,
-        }
+        return program_environment(self.sandbox, self.redis_url, self._extra_env)
 
     def start_worker(self, name: str) -> WorkerProcess:
         """Start one more worker process (not waited for: see :meth:`wait_workers`)."""
