@@ -23,30 +23,23 @@ from glipbot.contracts.chat_order import (
 )
 from glipbot.contracts.ledger import PROGRESS_BOUND, Ledger, event_entry, reply_entry
 from glipbot.state.keys import Keys
+from tests.support.clock import FakeClock
 
 KEYS = Keys("test:")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def turns(redis_client: redis.Redis, clock: Clock) -> ChatTurns:
+def turns(redis_client: redis.Redis, clock: FakeClock) -> ChatTurns:
     return ChatTurns(redis_client, KEYS, clock=clock)
 
 
 @pytest.fixture
-def ledger(redis_client: redis.Redis, clock: Clock) -> Ledger:
+def ledger(redis_client: redis.Redis, clock: FakeClock) -> Ledger:
     return Ledger(redis_client, KEYS, clock=clock)
 
 
@@ -145,7 +138,7 @@ def test_a_waiting_reply_parks_without_a_deadline_and_nothing_spins(
 
 
 def test_passing_the_turn_sends_the_parked_reply_now_due(
-    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     turns.handled("g", 1, 1)
     turns.handled("g", 2, 1)
@@ -206,7 +199,7 @@ def test_a_reply_outside_the_ledger_waits_without_parking(turns: ChatTurns) -> N
 
 
 def test_a_gone_event_is_released_in_order_and_waiting_replies_never_leapfrog(
-    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     """Event 1 was lost before the ledger knew it; replies of events 2 and 3
     wait. After the grace, event 1 is skipped and only event 2's reply is
@@ -229,7 +222,7 @@ def test_a_gone_event_is_released_in_order_and_waiting_replies_never_leapfrog(
 
 
 def test_an_event_in_the_ledger_is_waited_for_however_long(
-    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     """Event 1 is in flight (the reaper sends it again if lost): never released."""
     args = enqueue_call(
@@ -255,7 +248,7 @@ def test_an_event_in_the_ledger_is_waited_for_however_long(
 
 
 def test_a_reply_gone_after_its_event_was_handled_is_released(
-    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     turns.handled("g", 1, 2)  # reply (1, 0) was never registered: gone
     turns.handled("g", 2, 1)
@@ -271,7 +264,7 @@ def test_a_reply_gone_after_its_event_was_handled_is_released(
 
 
 def test_a_reply_whose_ledger_entry_vanished_is_released_with_its_id(
-    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     turns.handled("g", 1, 1)
     turns.handled("g", 2, 1)
@@ -283,7 +276,7 @@ def test_a_reply_whose_ledger_entry_vanished_is_released_with_its_id(
     assert turns.release("g").released == [Released("g", 1, 0, lost)]
 
 
-def test_nothing_is_released_when_no_reply_waits(turns: ChatTurns, clock: Clock) -> None:
+def test_nothing_is_released_when_no_reply_waits(turns: ChatTurns, clock: FakeClock) -> None:
     turns.handled("g", 2, 1)
     clock.now += RELEASE_GRACE
 

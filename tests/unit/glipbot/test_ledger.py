@@ -7,26 +7,19 @@ import redis
 
 from glipbot.contracts.ledger import PROGRESS_BOUND, Entry, Ledger, Outcome, reply_entry
 from glipbot.state.keys import Keys
+from tests.support.clock import FakeClock
 
 KEYS = Keys("test:")
 ENTRY = reply_entry("evt-1:0")
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def ledger(redis_client: redis.Redis, clock: Clock) -> Ledger:
+def ledger(redis_client: redis.Redis, clock: FakeClock) -> Ledger:
     return Ledger(redis_client, KEYS, clock=clock)
 
 
@@ -49,7 +42,7 @@ def test_an_ordered_reply_is_known_to_its_chat_as_in_flight(
     assert redis_client.hgetall(KEYS.chat_inflight("g")) == {"4:1": ENTRY}
 
 
-def test_touching_moves_the_deadline_and_done_forgets(ledger: Ledger, clock: Clock) -> None:
+def test_touching_moves_the_deadline_and_done_forgets(ledger: Ledger, clock: FakeClock) -> None:
     ledger.register(ENTRY, "replies", "m")
     clock.now += 30
 
@@ -68,7 +61,7 @@ def test_touching_work_the_ledger_does_not_know_records_nothing(ledger: Ledger) 
     assert ledger.deadline(reply_entry("sent-by-hand:0")) is None
 
 
-def test_only_work_past_its_deadline_is_overdue(ledger: Ledger, clock: Clock) -> None:
+def test_only_work_past_its_deadline_is_overdue(ledger: Ledger, clock: FakeClock) -> None:
     ledger.register(ENTRY, "replies", "m")
     assert ledger.overdue() == []
 
@@ -78,7 +71,7 @@ def test_only_work_past_its_deadline_is_overdue(ledger: Ledger, clock: Clock) ->
 
 
 def test_overdue_work_still_on_its_queue_gets_another_bound_not_a_resend(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     """A backlog: the message waits behind others, nothing was lost."""
     redis_client.lpush("replies", "older")
@@ -94,7 +87,7 @@ def test_overdue_work_still_on_its_queue_gets_another_bound_not_a_resend(
 
 
 def test_overdue_work_gone_from_its_queue_is_sent_again(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     """Taken by BRPOP and lost before kombu recorded it as unacked."""
     ledger.register(ENTRY, "replies", "m")
@@ -109,7 +102,7 @@ def test_overdue_work_gone_from_its_queue_is_sent_again(
 
 
 def test_work_that_made_progress_meanwhile_is_not_sent_again(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     ledger.register(ENTRY, "replies", "m")
     redis_client.rpop("replies")
@@ -121,7 +114,7 @@ def test_work_that_made_progress_meanwhile_is_not_sent_again(
 
 
 def test_work_lost_again_and_again_is_handed_back_for_a_dead_letter(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     ledger.register(ENTRY, "replies", "m")
     outcomes = []
@@ -136,7 +129,7 @@ def test_work_lost_again_and_again_is_handed_back_for_a_dead_letter(
 
 
 def test_a_queue_too_long_to_look_through_is_waited_for(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     ledger.register(ENTRY, "replies", "m")
     redis_client.rpop("replies")
@@ -150,7 +143,7 @@ def test_a_queue_too_long_to_look_through_is_waited_for(
 
 
 def test_a_deadline_without_its_entry_is_dropped(
-    ledger: Ledger, redis_client: redis.Redis, clock: Clock
+    ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
 ) -> None:
     redis_client.zadd(KEYS.ledger_deadlines, {ENTRY: 0})
 

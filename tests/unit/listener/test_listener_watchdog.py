@@ -10,14 +10,7 @@ from structlog.testing import capture_logs
 
 from devtools.processes import wait_for
 from listener.watchdog import CHECK_INTERVAL, EXIT_STATUS, EXITING, Heartbeat, Watchdog
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 class Process:
@@ -31,7 +24,7 @@ class Process:
 
 
 def setup(grace: float = 5.0, shutdown_bound: float = 20.0) -> tuple[Any, ...]:
-    clock, process = Clock(), Process()
+    clock, process = FakeClock(), Process()
     loop, leadership = Heartbeat("event_loop", clock=clock), Heartbeat("leadership", clock=clock)
     watchdog = Watchdog(
         [loop, leadership],
@@ -43,7 +36,7 @@ def setup(grace: float = 5.0, shutdown_bound: float = 20.0) -> tuple[Any, ...]:
     return clock, process, loop, leadership, watchdog
 
 
-def run_checks(clock: Clock, watchdog: Watchdog, seconds: float, *beats: Heartbeat) -> None:
+def run_checks(clock: FakeClock, watchdog: Watchdog, seconds: float, *beats: Heartbeat) -> None:
     """``seconds`` of the watchdog thread's life: a check every CHECK_INTERVAL, while
     ``beats`` keep beating (the loops that are alive)."""
     for _ in range(round(seconds / CHECK_INTERVAL)):
@@ -54,7 +47,7 @@ def run_checks(clock: Clock, watchdog: Watchdog, seconds: float, *beats: Heartbe
 
 
 def test_a_heartbeat_is_overdue_once_its_step_outlives_its_bound() -> None:
-    clock = Clock()
+    clock = FakeClock()
     heartbeat = Heartbeat("leadership", clock=clock)
     assert heartbeat.overrun() is None  # nothing to judge before the first beat
 

@@ -20,19 +20,12 @@ from glipbot.errors import DeadLetteredError
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
+from tests.support.clock import FakeClock
 from worker.messages import Built
 from worker.reaper import Reaper
 from worker.replies import Outgoing, ReplyPoster
 
 KEYS = Keys("test:")
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 class NoPosts:
@@ -51,7 +44,7 @@ class NoPosts:
 class Harness:
     def __init__(self, client: redis.Redis) -> None:
         self.redis = client
-        self.clock = Clock()
+        self.clock = FakeClock()
         self.poster = ReplyPoster(NoPosts(), client, KEYS, lambda: "bot", clock=self.clock)
         self.dead = DeadLetters(client, KEYS.dead_letters)
         self.counters = Counters(client, KEYS.counters)

@@ -14,6 +14,7 @@ from glipbot.contracts.ledger import reply_entry
 from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, RetryLater
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
+from tests.support.clock import FakeClock
 from worker.messages import Built
 from worker.reconcile import WATCH_FOR
 from worker.replies import Outgoing, ReplyPoster, settle_window
@@ -23,23 +24,10 @@ BOT = "7777"
 SETTLE = 6.0
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 class FakeChat:
     """The platform's posts in one chat; can lose an answer, or make a post only later."""
 
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: FakeClock) -> None:
         self.clock = clock
         self.posts: list[dict[str, Any]] = []
         self.fail_next: Exception | None = None
@@ -97,17 +85,17 @@ class FakeChat:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> FakeClock:
+    return FakeClock(time.time())
 
 
 @pytest.fixture
-def chat(clock: Clock) -> FakeChat:
+def chat(clock: FakeClock) -> FakeChat:
     return FakeChat(clock)
 
 
 @pytest.fixture
-def poster(chat: FakeChat, redis_client: redis.Redis, clock: Clock) -> ReplyPoster:
+def poster(chat: FakeChat, redis_client: redis.Redis, clock: FakeClock) -> ReplyPoster:
     return ReplyPoster(chat, redis_client, KEYS, lambda: BOT, settle=SETTLE, clock=clock)
 
 
@@ -150,7 +138,7 @@ def test_a_post_whose_answer_was_lost_is_found_not_posted_again(
 
 
 def test_after_an_unanswered_post_nothing_is_posted_again_before_the_settle_window(
-    chat: FakeChat, poster: ReplyPoster, clock: Clock
+    chat: FakeChat, poster: ReplyPoster, clock: FakeClock
 ) -> None:
     """The first POST timed out and made nothing; the retry waits out the window
     (RetryLater for the time left, not a sleep), then posts once."""
@@ -172,7 +160,7 @@ def test_after_an_unanswered_post_nothing_is_posted_again_before_the_settle_wind
 
 
 def test_a_post_the_platform_completes_within_the_window_is_found_not_posted_again(
-    chat: FakeChat, poster: ReplyPoster, clock: Clock
+    chat: FakeChat, poster: ReplyPoster, clock: FakeClock
 ) -> None:
     reply = Reply(key="evt-1:0", group_id="g", text="late but in time")
     chat.delay_next = True
@@ -192,7 +180,7 @@ def test_a_post_the_platform_completes_within_the_window_is_found_not_posted_aga
 
 
 def test_a_post_completed_after_the_window_is_deleted_so_the_chat_shows_one(
-    chat: FakeChat, poster: ReplyPoster, clock: Clock, redis_client: redis.Redis
+    chat: FakeChat, poster: ReplyPoster, clock: FakeClock, redis_client: redis.Redis
 ) -> None:
     """Given a POST that the platform completes only after the retry posted
     again, when the watch sweeps, then the late one (owned by no reply) is
@@ -215,7 +203,7 @@ def test_a_post_completed_after_the_window_is_deleted_so_the_chat_shows_one(
 
 
 def test_the_watch_never_deletes_an_identical_reply_of_another_key(
-    chat: FakeChat, poster: ReplyPoster, clock: Clock
+    chat: FakeChat, poster: ReplyPoster, clock: FakeClock
 ) -> None:
     first = Reply(key="evt-1:0", group_id="g", text="help text")
     chat.delay_next = True
@@ -233,7 +221,7 @@ def test_the_watch_never_deletes_an_identical_reply_of_another_key(
 
 
 def test_a_watched_reply_is_forgotten_after_the_watch(
-    chat: FakeChat, poster: ReplyPoster, clock: Clock
+    chat: FakeChat, poster: ReplyPoster, clock: FakeClock
 ) -> None:
     reply = Reply(key="evt-1:0", group_id="g", text="never lands")
     chat.delay_next = True

@@ -7,14 +7,7 @@ import pytest
 from glipbot.bot import CachingDirectory, Person
 from glipbot.errors import NotFoundError
 from glipbot.testing import JOHN_ID, FakeDirectory
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 def test_repeated_lookups_call_the_platform_once() -> None:
@@ -27,7 +20,7 @@ def test_repeated_lookups_call_the_platform_once() -> None:
 
 
 def test_entries_expire_after_the_ttl() -> None:
-    inner, clock = FakeDirectory.seed(), Clock()
+    inner, clock = FakeDirectory.seed(), FakeClock(0.0)
     cache = CachingDirectory(inner, ttl=10, clock=clock)
     cache.person(JOHN_ID)
     clock.now = 9.9
