@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit lint format sandbox demo up down chaos clean
+.PHONY: help install test test-unit lint format sandbox demo up down chaos bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -48,6 +48,9 @@ down: ## Stop everything `make up` started
 
 chaos: $(STAMP) ## Run the fault matrix on a stack of its own; one line per fault (CHAOS_ARGS=--list)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
+
+bench: $(STAMP) ## Benchmarks: listener ingest over PubNub and WebSocket, side by side (BENCH_ARGS=--help)
+	$(PY) -m bench.ingest $(BENCH_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

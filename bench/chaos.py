@@ -2,8 +2,9 @@
 
 Starts redis-server with an append-only file, the sandbox, two listeners,
 ``--workers`` Celery workers and beat, each as its own program on free
-loopback ports; then runs each fault (``--faults``, default all; see
-``--list``) on requests of its own: John Smith asks SmartFriend
+loopback ports, the listeners on ``--transport`` (``pubnub``, the default, or
+``websocket``: the sandbox's gateway); then runs each fault (``--faults``,
+default all; see ``--list``) on requests of its own: John Smith asks SmartFriend
 ``convert <amount> USD to EUR`` in a fresh Team chat, each amount unique,
 while the fault strikes. Once the answers settle (or the fault's settle
 timeout passes), the chat is read through the REST API as John (a line
@@ -19,12 +20,36 @@ printed on stdout, one line per fault:
   settle s  seconds from the fault's end to every answer in and nothing in flight
             ("-": not within the fault's settle timeout)
 
-then a summary. The exit status is 0 when every fault shows 0 lost and
-0 doubled, 1 otherwise. Everything it started is stopped when it ends:
-normally, on an error, on Ctrl-C, SIGTERM or SIGHUP. Logs of every program
-stay in the directory it prints (``--log-dir``).
+A fault that does not apply to the transport (``--list`` says which) is a
+line of dashes whose note says why it was skipped. Then a summary. The
+exit status is 0 when every fault shows 0 lost and 0 doubled, 1 otherwise.
+Everything it started is stopped when it ends: normally, on an error, on
+Ctrl-C, SIGTERM or SIGHUP. Logs of every program stay in the directory it
+prints (``--log-dir``).
 
-    python -m bench.chaos [--faults none,429-storm] [--requests 20] [--repeat 3] [--workers 3]
+    python -m bench.chaos [--transport websocket] [--faults none,429-storm] [--requests 20]
+                          [--repeat 3] [--workers 3]
+
+Faults (``--list``; each runs over both transports unless it says otherwise):
+
+  none                     baseline: nothing breaks
+  subscription-deleted     the platform deletes the subscription
+  late-post                POSTs time out on the client, the platform makes them later
+  worker-killed            kill -9 of a whole worker mid-POST, then a new worker
+  leader-killed            kill -9 of the leading listener
+  leader-stopped           SIGSTOP of the leader past the lease TTL, then SIGCONT
+  redis-restarted          Redis stopped and started on its AOF
+  429-storm                429 with Retry-After on the bot's POSTs
+  503-burst                503 without Retry-After on the bot's POSTs
+  duplicates               every notification delivered twice (PubNub only)
+  pubnub-paused            PubNub delivers nothing for a while; over WebSocket the
+                           gateway cuts the leader's socket and refuses new ones as long
+  gateway-session-expired  the gateway ends the session while the listener is cut off
+                           (WebSocket only)
+  malformed                1,000 malformed messages among real traffic (PubNub only)
+
+Over WebSocket, the faults on the bot's POSTs hold the gateway (as in
+pubnub-paused) for the moment it takes to set them, where PubNub is paused.
 """
 
 from __future__ import annotations
@@ -38,7 +63,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from bench.chaos_faults import FAULTS, Fault
-from bench.chaos_trial import JOHN, Outcome, Trial
+from bench.chaos_trial import JOHN, PUBNUB, TRANSPORTS, WEBSOCKET, Outcome, Trial
 from devtools.cluster import Cluster, ClusterError
 from devtools.interrupts import Interrupted, StopSignals
 from devtools.processes import ProcessStartError
@@ -53,30 +78,56 @@ HTTP_TIMEOUT = 5
 #: Rate limits well above the matrix's traffic (RingCentral's Light is 50 a minute):
 #: the matrix is about losing and doubling, and the limiter has tests of its own.
 RATE_LIMITS = {"Light": 1000, "Medium": 400, "Auth": 50}
+#: Over WebSocket every connection attempt is a ``wstoken`` call (Auth group), and a
+#: held gateway makes the leader try again every 1 to 30 s while the hold lasts.
+WEBSOCKET_RATE_LIMITS = {**RATE_LIMITS, "Auth": 500}
 FIRST_AMOUNT = 101
 
 COLUMNS = ("fault", "sent", "once", "lost", "doubled", "order", "settle s", "notes")
 ROW = "{:<24} {:>5} {:>5} {:>5} {:>7} {:>5} {:>8}  {}"
+LIST_ROW = "{:<24} {:<17} {}"
 
 
-def cluster(log_dir: Path, workers: int = DEFAULT_WORKERS) -> Cluster:
-    """The matrix's stack (not started): two listeners, ``workers`` workers, beat."""
-    sandbox_args: list[str] = []
-    for group, count in RATE_LIMITS.items():
-        sandbox_args += ["--rate-limit", f"{group}={count}"]
-    env = {
+def rate_limits(transport: str = PUBNUB) -> dict[str, int]:
+    """The matrix's budget per minute of each rate-limit group, for the sandbox and the
+    programs' own limiter alike."""
+    return WEBSOCKET_RATE_LIMITS if transport == WEBSOCKET else RATE_LIMITS
+
+
+def sandbox_args(transport: str = PUBNUB) -> tuple[str, ...]:
+    """The sandbox's command line: the matrix's rate limits."""
+    args: list[str] = []
+    for group, count in rate_limits(transport).items():
+        args += ["--rate-limit", f"{group}={count}"]
+    return tuple(args)
+
+
+def program_env(transport: str = PUBNUB) -> dict[str, str]:
+    """What the matrix sets in the programs' environment, over the cluster's own."""
+    return {
+        "NOTIFICATION_TRANSPORT": transport,
         "RINGCENTRAL_HTTP_TIMEOUT": str(HTTP_TIMEOUT),
-        "RATE_LIMITS": ",".join(f"{g}={n}/60" for g, n in RATE_LIMITS.items()),
+        "RATE_LIMITS": ",".join(f"{g}={n}/60" for g, n in rate_limits(transport).items()),
     }
+
+
+def cluster(log_dir: Path, workers: int = DEFAULT_WORKERS, transport: str = PUBNUB) -> Cluster:
+    """The matrix's stack (not started): two listeners on ``transport``, ``workers``
+    workers, beat."""
     return Cluster(
-        log_dir, listeners=LISTENERS, workers=workers, sandbox_args=tuple(sandbox_args), env=env
+        log_dir,
+        listeners=LISTENERS,
+        workers=workers,
+        sandbox_args=sandbox_args(transport),
+        env=program_env(transport),
     )
 
 
-def plan(faults: list[Fault], repeat: int) -> Iterator[tuple[str, Fault]]:
-    """Each line to run: its label and fault (a repeated fault once per repetition)."""
+def plan(faults: list[Fault], repeat: int, transport: str = PUBNUB) -> Iterator[tuple[str, Fault]]:
+    """Each line to run: its label and fault (a repeated fault once per repetition; a
+    fault that does not apply to ``transport`` once, to say so)."""
     for fault in faults:
-        times = repeat if fault.repeats else 1
+        times = repeat if fault.repeats and fault.applies(transport) else 1
         for n in range(1, times + 1):
             yield (f"{fault.name} {n}/{times}" if times > 1 else fault.name), fault
 
@@ -92,21 +143,29 @@ def run_matrix(
 ) -> list[Outcome]:
     """Run ``faults`` one after another on a started stack; one :class:`Outcome` each.
 
+    The faults strike the stack's transport (its ``NOTIFICATION_TRANSPORT``); a
+    fault that does not apply to it is a line that says so, and nothing runs.
     A fault that raises is a line with its error (and counts as failed); the
     stack is made whole again (listeners and workers replaced) before the next.
     """
+    transport = stack.settings.notification_transport
     john = stack.person(*JOHN)
     workers = len(stack.live_workers())
     outcomes = []
     trials: list[tuple[Trial, Outcome]] = []
     next_amount = FIRST_AMOUNT
-    for label, fault in plan(faults, repeat):
+    for label, fault in plan(faults, repeat, transport):
+        outcome = Outcome(label)
+        if not fault.applies(transport):
+            outcome.skipped = fault.skip[transport]
+            outcomes.append(outcome)
+            show(outcome)
+            continue
         amounts = list(range(next_amount, next_amount + requests))
         next_amount += requests
-        outcome = Outcome(label)
         _progress(f"{label}: {fault.description}…")
         try:
-            trial = Trial(stack, john, amounts, f"Chaos {label}", pubnub_pause)
+            trial = Trial(stack, john, amounts, f"Chaos {label}", pubnub_pause, transport)
             trials.append((trial, outcome))
             try:
                 fault.run(trial)
@@ -153,7 +212,9 @@ def _make_whole(stack: Cluster, workers: int) -> None:
 
 
 def row(outcome: Outcome) -> str:
-    """One fixed-width line of the table."""
+    """One fixed-width line of the table (dashes and the reason for a skipped fault)."""
+    if outcome.skipped is not None:
+        return ROW.format(outcome.fault, *"------", f"skipped: {outcome.skipped}")
     settle = f"{outcome.settle:.1f}" if outcome.settle is not None else "-"
     notes = "; ".join(([f"ERROR {outcome.error}"] if outcome.error else []) + outcome.notes)
     values = (outcome.once, outcome.lost, outcome.doubled, outcome.out_of_order)
@@ -166,19 +227,37 @@ def table(outcomes: list[Outcome]) -> str:
 
 
 def summary(outcomes: list[Outcome]) -> str:
-    """The last line: totals, and which faults lost or doubled answers."""
-    failed = [o.fault for o in outcomes if not o.ok]
-    sent = sum(o.sent for o in outcomes)
-    lost = sum(o.lost for o in outcomes)
-    doubled = sum(o.doubled for o in outcomes)
-    order = sum(o.out_of_order for o in outcomes)
+    """The last line: totals, which faults were skipped, which lost or doubled answers."""
+    ran = [o for o in outcomes if o.skipped is None]
+    skipped = [o.fault for o in outcomes if o.skipped is not None]
+    failed = [o.fault for o in ran if not o.ok]
+    sent = sum(o.sent for o in ran)
+    lost = sum(o.lost for o in ran)
+    doubled = sum(o.doubled for o in ran)
+    order = sum(o.out_of_order for o in ran)
     totals = (
-        f"{len(outcomes)} faults, {sent} requests: {lost} lost, {doubled} doubled, "
-        f"{order} out of order"
+        f"{len(ran)} faults, {sent} requests: {lost} lost, {doubled} doubled, {order} out of order"
     )
+    if skipped:
+        totals += f" ({len(skipped)} skipped: {', '.join(skipped)})"
     if not failed:
         return f"{totals}. OK: every fault 0 lost, 0 doubled."
     return f"{totals}. FAILED: {', '.join(failed)}."
+
+
+def fault_list() -> str:
+    """What ``--list`` prints: each fault, the transports it runs over, what it does,
+    and what differs over WebSocket (or why it is skipped there)."""
+    lines = []
+    for fault in FAULTS.values():
+        repeats = " (--repeat)" if fault.repeats else ""
+        over = " ".join(fault.transports)
+        lines.append(LIST_ROW.format(fault.name, over, fault.description + repeats))
+        for transport, why in fault.skip.items():
+            lines.append(LIST_ROW.format("", "", f"{transport}: skipped ({why})"))
+        if fault.over_websocket:
+            lines.append(LIST_ROW.format("", "", f"websocket: {fault.over_websocket}"))
+    return "\n".join(lines)
 
 
 def _progress(text: str) -> None:
@@ -209,6 +288,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
+        "--transport",
+        choices=TRANSPORTS,
+        default=PUBNUB,
+        help="how the listeners receive notifications (NOTIFICATION_TRANSPORT) (%(default)s)",
+    )
+    p.add_argument(
         "--faults",
         type=_fault_list,
         default=list(FAULTS.values()),
@@ -233,7 +318,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--pubnub-pause",
         type=float,
         default=DEFAULT_PUBNUB_PAUSE,
-        help="seconds PubNub stays paused in pubnub-paused (%(default)s)",
+        help="seconds PubNub stays paused (over WebSocket: the gateway held) in "
+        "pubnub-paused (%(default)s)",
     )
     p.add_argument(
         "--log-dir",
@@ -249,17 +335,17 @@ def main(argv: list[str] | None = None) -> int:
     """Run the matrix; 0 when no fault lost or doubled an answer, else 1."""
     args = parse_args(argv)
     if args.list:
-        for fault in FAULTS.values():
-            print(
-                f"{fault.name:<22} {fault.description}" + (" (--repeat)" if fault.repeats else "")
-            )
+        print(fault_list())
         return 0
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="glipbot-chaos-"))
     signals = StopSignals().install()
-    stack = cluster(log_dir, args.workers)
+    stack = cluster(log_dir, args.workers, args.transport)
     outcomes: list[Outcome] = []
     try:
-        _progress(f"Starting the stack (2 listeners, {args.workers} workers); logs in {log_dir}")
+        _progress(
+            f"Starting the stack (2 listeners over {args.transport}, {args.workers} workers); "
+            f"logs in {log_dir}"
+        )
         started = time.monotonic()
         stack.start()
         _progress(f"The stack is up ({time.monotonic() - started:.0f} s).")

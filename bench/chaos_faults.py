@@ -7,19 +7,32 @@ whole again (what it killed, it replaces). Its settle timeout bounds how long
 the matrix then waits for the answers; ``quiet`` is how long the chat must
 stay unchanged before it is counted (longer where a late duplicate may still
 land and be deleted).
+
+Over WebSocket (``--transport websocket``) the faults that hold back the
+push channel strike the gateway instead of PubNub: where PubNub is paused
+(``pubnub-paused``, and the hold that lets the POST faults meet the bot's
+answers), the gateway cuts the leader's socket without a close frame and
+refuses new ones until the hold is lifted, so the listener recovers the
+session and the gateway replays what it missed. ``gateway-session-expired``
+is WebSocket only. ``subscription-deleted`` deletes the WebSocket
+subscription and leaves the socket up: the listener's check over the socket
+finds it gone, subscribes again and backfills. A fault whose control has no
+WebSocket counterpart (``malformed``, ``duplicates``) is skipped there with
+its reason (:attr:`Fault.skip`).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import signal
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-from bench.chaos_trial import BOT_ID, POSTS, Trial
+from bench.chaos_trial import BOT_ID, POSTS, PUBNUB, TRANSPORTS, WEBSOCKET, Trial
 from devtools.processes import WaitTimeoutError, wait_for
 from glipbot.contracts.ledger import PROGRESS_BOUND
 from sandbox.config import SUBSCRIBER_KEY
@@ -37,6 +50,9 @@ DEPOSED_BACK = 30.0
 #: The usual settle timeout and quiet period.
 SETTLE = 90.0
 QUIET = 3.0
+#: Seconds the gateway refuses handshakes, at most, beyond a hold's own length: a bound
+#: in case the matrix dies mid-hold (a hold always ends it itself).
+REFUSE_MARGIN = 60.0
 
 
 @dataclass(frozen=True)
@@ -49,6 +65,19 @@ class Fault:
     settle_timeout: float = SETTLE
     quiet: float = QUIET
     repeats: bool = False  # run ``--repeat`` times
+    #: Why the fault does not run over a transport, by transport (absent: it runs).
+    skip: Mapping[str, str] = field(default_factory=dict)
+    #: What the fault does over WebSocket, when that differs from the description.
+    over_websocket: str = ""
+
+    def applies(self, transport: str) -> bool:
+        """Whether the fault runs over ``transport`` (else its line says why not)."""
+        return transport not in self.skip
+
+    @property
+    def transports(self) -> tuple[str, ...]:
+        """The transports the fault runs over, in :data:`~bench.chaos_trial.TRANSPORTS` order."""
+        return tuple(t for t in TRANSPORTS if self.applies(t))
 
 
 def baseline(trial: Trial) -> None:
@@ -165,15 +194,25 @@ def duplicates(trial: Trial) -> None:
     trial.ask_rest()
 
 
-def pubnub_paused(trial: Trial) -> None:
-    """PubNub delivers nothing for a while (``--pubnub-pause``) while John writes."""
-    trial.control.pause_pubnub()
-    try:
+def delivery_paused(trial: Trial) -> None:
+    """The push channel delivers nothing for a while (``--pubnub-pause``) while John
+    writes: PubNub is paused; over WebSocket the gateway cuts the leader's socket and
+    refuses new ones as long, so the session is recovered and what it missed replayed."""
+    with _delivery_held(trial, trial.pubnub_pause):
         trial.ask_rest()
         time.sleep(trial.pubnub_pause)  # the fault itself: the outage lasts this long
-    finally:
-        trial.control.resume_pubnub()
     trial.note(f"paused {trial.pubnub_pause:g} s")
+
+
+def gateway_session_expired(trial: Trial) -> None:
+    """WebSocket only: the gateway cuts the leader's socket and refuses new ones while
+    John writes, then ends the session for good; the listener's recovery fails, so it
+    subscribes again and backfills the chats from the REST API."""
+    trial.ask_third()
+    with _delivery_held(trial, SETTLE):
+        trial.ask_rest()
+        expired = trial.control.expire_websocket_sessions(person_id=BOT_ID)
+        trial.note(f"expired {expired} session(s)")
 
 
 def malformed(trial: Trial) -> None:
@@ -190,6 +229,14 @@ def malformed(trial: Trial) -> None:
     trial.note(f"{published} malformed on {len(channels)} channel(s)")
 
 
+#: Why a fault is skipped over a transport.
+NO_RAW_FRAMES = "no WebSocket counterpart: the gateway's control API sends no raw frames"
+NO_DUPLICATES = "no WebSocket counterpart: the gateway's control API delivers nothing twice"
+WEBSOCKET_ONLY = "WebSocket only: PubNub has no gateway session"
+#: What holding the push channel means over WebSocket, for ``--list``.
+GATEWAY_HELD = "the gateway cuts the leader's socket and refuses new ones"
+POST_FAULTS_HELD = f"{GATEWAY_HELD} while the POST faults are set (where PubNub is paused)"
+
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in [
@@ -199,6 +246,10 @@ FAULTS: dict[str, Fault] = {
             "the platform deletes the subscription",
             subscription_deleted,
             settle_timeout=150.0,
+            over_websocket=(
+                "the socket stays up and silent; the listener's check over the socket "
+                "(20 s when quiet) finds it gone, subscribes again and backfills"
+            ),
         ),
         Fault(
             "late-post",
@@ -206,12 +257,14 @@ FAULTS: dict[str, Fault] = {
             late_post,
             quiet=REAP_INTERVAL + 10,  # the late duplicate lands, the reaper deletes it
             settle_timeout=150.0,
+            over_websocket=POST_FAULTS_HELD,
         ),
         Fault(
             "worker-killed",
             "kill -9 of a whole worker mid-POST, then a new worker",
             worker_killed,
             settle_timeout=PROGRESS_BOUND + REAP_INTERVAL + 120,
+            over_websocket=POST_FAULTS_HELD,
         ),
         Fault("leader-killed", "kill -9 of the leading listener", leader_killed),
         Fault(
@@ -221,26 +274,78 @@ FAULTS: dict[str, Fault] = {
             repeats=True,
         ),
         Fault("redis-restarted", "Redis stopped and started on its AOF", redis_restarted),
-        Fault("429-storm", "429 with Retry-After on the bot's POSTs", storm_429),
-        Fault("503-burst", "503 without Retry-After on the bot's POSTs", burst_503),
-        Fault("duplicates", "every notification delivered twice", duplicates),
-        Fault("pubnub-paused", "PubNub delivers nothing for a while", pubnub_paused),
-        Fault("malformed", "1,000 malformed messages among real traffic", malformed),
+        Fault(
+            "429-storm",
+            "429 with Retry-After on the bot's POSTs",
+            storm_429,
+            over_websocket=POST_FAULTS_HELD,
+        ),
+        Fault(
+            "503-burst",
+            "503 without Retry-After on the bot's POSTs",
+            burst_503,
+            over_websocket=POST_FAULTS_HELD,
+        ),
+        Fault(
+            "duplicates",
+            "every notification delivered twice",
+            duplicates,
+            skip={WEBSOCKET: NO_DUPLICATES},
+        ),
+        Fault(
+            "pubnub-paused",
+            "PubNub delivers nothing for a while",
+            delivery_paused,
+            over_websocket=f"{GATEWAY_HELD} as long; the session is then recovered",
+        ),
+        Fault(
+            "gateway-session-expired",
+            "the gateway ends the session while the listener is cut off",
+            gateway_session_expired,
+            settle_timeout=150.0,
+            skip={PUBNUB: WEBSOCKET_ONLY},
+        ),
+        Fault(
+            "malformed",
+            "1,000 malformed messages among real traffic",
+            malformed,
+            skip={WEBSOCKET: NO_RAW_FRAMES},
+        ),
     ]
 }
 
 
 def _ask_under_faults(trial: Trial, count: int, *faults: dict[str, Any]) -> None:
-    """John sends ``count`` requests while PubNub is paused, so that his own POSTs never
-    meet the ``faults`` (rules for ``POST /glip/posts``, in order); they are set before
-    delivery resumes, so that the bot's next answers do."""
-    trial.control.pause_pubnub()
-    try:
+    """John sends ``count`` requests while delivery is held (:func:`_delivery_held`), so
+    that his own POSTs never meet the ``faults`` (rules for ``POST /glip/posts``, in
+    order); they are set before delivery resumes, so that the bot's next answers do."""
+    with _delivery_held(trial, SETTLE):
         trial.ask(count)
         for fault in faults:
             trial.control.fail("POST", POSTS, **fault)
+
+
+@contextlib.contextmanager
+def _delivery_held(trial: Trial, seconds: float) -> Iterator[None]:
+    """No notification reaches the listeners inside the block (meant to last ``seconds``
+    at most): PubNub is paused (it retains and then delivers); over WebSocket the gateway
+    refuses handshakes and cuts the bot's sockets without a close frame (the session keeps
+    what it would have sent, for the recovery), and accepts them again on the way out."""
+    if trial.transport != WEBSOCKET:
+        trial.control.pause_pubnub()
+        try:
+            yield
+        finally:
+            trial.control.resume_pubnub()
+        return
+    trial.control.refuse_websockets(seconds + REFUSE_MARGIN)
+    try:
+        dropped = trial.control.drop_websockets(person_id=BOT_ID)
+        if dropped != 1:
+            trial.note(f"cut {dropped} sockets (1 expected)")
+        yield
     finally:
-        trial.control.resume_pubnub()
+        trial.control.refuse_websockets(0)
 
 
 def _bot_subscriptions(trial: Trial) -> list[dict[str, Any]]:

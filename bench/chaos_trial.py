@@ -6,7 +6,9 @@ bot answers there without a mention), lets a fault send John's requests
 each answer names the request it answers) while it breaks something, waits
 for the system to settle, and counts the chat as John sees it through the
 REST API: each request answered once, not at all (lost), more than once
-(doubled), and how many answers stand out of the requests' order.
+(doubled), and how many answers stand out of the requests' order. A trial
+knows the stack's transport (:data:`PUBNUB` or :data:`WEBSOCKET`), so that
+a fault can strike the channel the listener actually listens on.
 """
 
 from __future__ import annotations
@@ -24,6 +26,11 @@ from devtools.cluster import Cluster
 from devtools.processes import wait_for
 from glipbot.state.keys import Keys
 from sandbox.testing import Person
+
+#: The listener's transports (``NOTIFICATION_TRANSPORT``), as the matrix names them.
+PUBNUB = "pubnub"
+WEBSOCKET = "websocket"
+TRANSPORTS = (PUBNUB, WEBSOCKET)
 
 BOT_ID = "400000001"
 JOHN = ("john.smith@sandbox.test", "john")
@@ -52,10 +59,12 @@ class Outcome:
     settle: float | None = None
     notes: list[str] = field(default_factory=list)
     error: str | None = None
+    #: Why the fault did not run over this transport (None: it ran).
+    skipped: str | None = None
 
     @property
     def ok(self) -> bool:
-        """Nothing lost, nothing doubled, and the fault itself ran."""
+        """Nothing lost, nothing doubled, and the fault itself ran (or did not apply)."""
         return self.error is None and self.lost == 0 and self.doubled == 0
 
 
@@ -63,13 +72,21 @@ class Trial:
     """The chat, the requests and the clock of one fault."""
 
     def __init__(
-        self, cluster: Cluster, john: Person, amounts: list[int], name: str, pubnub_pause: float
+        self,
+        cluster: Cluster,
+        john: Person,
+        amounts: list[int],
+        name: str,
+        pubnub_pause: float,
+        transport: str = PUBNUB,
     ) -> None:
         self.cluster = cluster
         self.control = cluster.sandbox.control
         self.john = john
         self.amounts = amounts
         self.pubnub_pause = pubnub_pause
+        #: How the listeners receive notifications: :data:`PUBNUB` or :data:`WEBSOCKET`.
+        self.transport = transport
         self.notes: list[str] = []
         self._sent = 0
         self._keys = Keys.from_settings(cluster.settings)

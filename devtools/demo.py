@@ -133,6 +133,7 @@ def up(signals: StopSignals | None = None) -> dict[str, Any]:
             sandbox=sandbox,
             settings=settings,
             health_url=f"http://127.0.0.1:{health_port}/healthz",
+            transport=env.get("NOTIFICATION_TRANSPORT") or "pubnub",
             flower_url=f"http://127.0.0.1:{flower_port}",
             flower_auth=flower_auth,
         )
@@ -254,7 +255,8 @@ def describe(stack: dict[str, Any]) -> str:
     rows = [
         ("Sandbox REST", stack["sandbox"]["rest_url"]),
         ("Sandbox PubNub", stack["sandbox"]["pubnub_origin"]),
-        ("Listener health", stack["health_url"]),
+        ("Sandbox gateway", stack["sandbox"].get("ws_url", "-")),
+        ("Listener health", f"{stack['health_url']}  (events over {stack['transport']})"),
         ("Flower", f"{stack['flower_url']}  (user {user}, password {password})"),
         ("Redis", stack["settings"]["REDIS_URL"]),
         ("Sign in as", "john.smith@sandbox.test / john (app sandbox-client-id)"),

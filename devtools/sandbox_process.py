@@ -47,6 +47,11 @@ class SandboxProcess:
         return str(self.info["pubnub_origin"])
 
     @property
+    def ws_url(self) -> str:
+        """``ws://127.0.0.1:PORT/ws``: the WebSocket gateway (on the REST port)."""
+        return str(self.info["ws_url"])
+
+    @property
     def control_url(self) -> str:
         """Base URL of the control API."""
         return str(self.info["control_url"])

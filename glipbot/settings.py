@@ -78,12 +78,15 @@ DEFAULT_TOKEN_REFRESH_MARGIN = 60.0
 DEFAULT_REDIS_SOCKET_TIMEOUT = 5.0
 DEFAULT_SUBSCRIPTION_CHECK_INTERVAL = 60.0
 DEFAULT_DEAD_LETTERS_MAX = 100_000
+#: rc-ex sends one after 60 s of silence; ping frames do not count as traffic.
+DEFAULT_WEBSOCKET_HEARTBEAT_INTERVAL = 60.0
 #: The longest a PubNub subscription lives (PLATFORM.md, section 4); the
 #: platform caps a longer ``expiresIn`` to it.
 MAX_SUBSCRIPTION_EXPIRES_IN = 900
 
 LoginMode = Literal["bot_token", "jwt", "password"]
 LogFormat = Literal["auto", "json", "console"]
+NotificationTransport = Literal["pubnub", "websocket"]
 
 
 def _one_of(*choices: str) -> Check:
@@ -241,6 +244,21 @@ class Settings:
         check=POSITIVE,
     )
 
+    # ruff cannot see through the Literal alias that the default is a plain str.
+    notification_transport: NotificationTransport = setting(  # noqa: RUF009
+        "NOTIFICATION_TRANSPORT",
+        "pubnub",
+        "how the listener receives events: `pubnub` (the seed's) or `websocket` "
+        "(RingCentral's current gateway; recommended in production)",
+        check=_one_of("pubnub", "websocket"),
+    )
+    websocket_heartbeat_interval: float = setting(
+        "WEBSOCKET_HEARTBEAT_INTERVAL",
+        DEFAULT_WEBSOCKET_HEARTBEAT_INTERVAL,
+        "seconds between the listener's Heartbeat frames (never more than a third of "
+        "the gateway's `idleTimeout`)",
+        check=POSITIVE,
+    )
     pubnub_origin: str = setting(
         "PUBNUB_ORIGIN",
         DEFAULT_PUBNUB_ORIGIN,

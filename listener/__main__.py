@@ -58,8 +58,9 @@ def main(argv: list[str] | None = None) -> int:
             "Keep the bot's RingCentral subscription alive and put each event on the "
             "'events' queue. Any number may run: one leads, the others stand by. "
             "Settings come from the environment (see the README's configuration table): "
-            "RINGCENTRAL_*, REDIS_URL, PUBNUB_ORIGIN, PUBNUB_SSL, SUBSCRIPTION_*, "
-            "LISTENER_* and LOG_*. SIGTERM or SIGINT stops it cleanly."
+            "RINGCENTRAL_*, REDIS_URL, NOTIFICATION_TRANSPORT (pubnub or websocket), "
+            "PUBNUB_*, WEBSOCKET_*, SUBSCRIPTION_*, LISTENER_* and LOG_*. "
+            "SIGTERM or SIGINT stops it cleanly."
         ),
     ).parse_args(argv)
     try:

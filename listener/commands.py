@@ -20,7 +20,7 @@ from glipbot.contracts import listener_commands
 from glipbot.logging import get_logger
 from glipbot.state.keys import Keys
 from listener.metrics import Metrics
-from listener.subscription import SubscriptionKeeper
+from listener.subscription import SubscriptionHolder
 
 log = get_logger(__name__)
 
@@ -36,7 +36,7 @@ class CommandInbox:
         client: aioredis.Redis,
         keys: Keys,
         metrics: Metrics,
-        keeper: Callable[[], SubscriptionKeeper | None],
+        keeper: Callable[[], SubscriptionHolder | None],
     ) -> None:
         self._redis = client
         self._key = keys.listener_commands

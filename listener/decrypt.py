@@ -76,3 +76,15 @@ class Decryptor:
             return json.loads(text)
         except ValueError:
             raise DecryptError(NOT_JSON) from None
+
+
+class Plain:
+    """The "decryptor" of a channel whose notifications come unencrypted and parsed.
+
+    WebSocket subscriptions carry ``encryption: false``: the frame's body is
+    the notification itself (WEBSOCKET.md, section 4).
+    """
+
+    def decrypt(self, payload: Any) -> Any:
+        """``payload`` as it is."""
+        return payload

@@ -27,7 +27,7 @@ from glipbot.events import chat_id, epoch_seconds, parse_event
 from glipbot.logging import get_logger
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
-from listener.decrypt import DecryptError, Decryptor
+from listener.decrypt import DecryptError, Decryptor, Plain
 from listener.enqueue import SAVE_TIMETOKEN_SCRIPT, CeleryMessages
 from listener.lease import Lease
 from listener.metrics import Metrics
@@ -66,8 +66,11 @@ class Ingest:
         metrics: Metrics,
         *,
         dedup_ttl: int,
+        save_timetoken: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
+        """``save_timetoken=False``: the transport's positions are not PubNub timetokens
+        (WebSocket frames); it reads :attr:`last_timetoken` and :attr:`written` instead."""
         self._redis = client
         self._keys = keys
         self._lease = lease
@@ -78,16 +81,23 @@ class Ingest:
         self._dedup_ttl = dedup_ttl
         self._sleep = sleep
         self._buffer: asyncio.Queue[Incoming] = asyncio.Queue()
-        self._decryptors: dict[str, Decryptor] = {}
+        self._decryptors: dict[str, Decryptor | Plain] = {}
+        self._save_timetoken = save_timetoken
         self._enqueue = client.register_script(ENQUEUE_SCRIPT)
         self._save_tt = client.register_script(SAVE_TIMETOKEN_SCRIPT)
         self._closed = False
         self.last_event_at: float | None = None
         self.last_timetoken: int | None = None
+        #: Set after each batch Redis took (a transport that checkpoints waits on it).
+        self.written = asyncio.Event()
 
     def add_channel(self, channel: str, encryption_key: str) -> None:
         """Decrypt messages of ``channel`` with ``encryption_key`` (kept across moves)."""
         self._decryptors[channel] = Decryptor(encryption_key)
+
+    def add_plain_channel(self, channel: str) -> None:
+        """Take messages of ``channel`` as parsed notifications (no encryption)."""
+        self._decryptors[channel] = Plain()
 
     def submit_recovered(self, envelopes: list[dict[str, Any]]) -> None:
         """Queue notifications recovered from the REST API (:mod:`listener.backfill`).
@@ -228,7 +238,7 @@ class Ingest:
                     seen = _chats_seen(good)
                     if seen:
                         pipe.zadd(self._keys.listener_chats, seen, gt=True)
-                    if timetoken:
+                    if timetoken and self._save_timetoken:
                         await self._save_tt(
                             keys=[self._keys.listener_lease, self._keys.timetoken],
                             args=[lease_value, str(timetoken)],
@@ -241,9 +251,16 @@ class Ingest:
                 continue
             self._metrics.set_gauge("redis_up", 1)
             self._account(built, results)
-            if timetoken and results[-1] >= 0:
+            if timetoken and self._kept(results):
                 self.last_timetoken = timetoken
+            self.written.set()
             return
+
+    def _kept(self, results: list[Any]) -> bool:
+        """Whether the batch was written under the lease (not fenced)."""
+        if self._save_timetoken:
+            return bool(results) and results[-1] >= 0
+        return self._lease.value is not None and Enqueued.FENCED not in results
 
     def _account(self, built: list[Any], results: list[Any]) -> None:
         for (env, _, (task_id, _, _)), code in zip(built, results, strict=False):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from celery import Celery
@@ -48,8 +48,16 @@ from listener.lease import Lease
 from listener.metrics import Metrics
 from listener.recovery import Recovery
 from listener.resume import deaf_since, resume_timetoken
-from listener.subscription import SubscriptionApi, SubscriptionInfo, SubscriptionKeeper
-from listener.transports import OnMessage, Transport
+from listener.subscription import (
+    GapLog,
+    SubscriptionApi,
+    SubscriptionHolder,
+    SubscriptionInfo,
+    SubscriptionKeeper,
+)
+from listener.transports import OnMessage, Receiver, Transport
+from listener.transports.websocket import WebSocketApi, WebSocketSession
+from listener.transports.websocket.checkpoint import CheckpointStore
 from listener.watchdog import Heartbeat
 
 log = get_logger(__name__)
@@ -96,18 +104,24 @@ class Bounds:
         return cls(redis=3 * settings.redis_socket_timeout + 1, standby_poll=settings.lease_ttl / 5)
 
 
+class ListenerApi(SubscriptionApi, WebSocketApi, Protocol):
+    """The REST calls of both transports (:class:`glipbot.platform.rest.RestClient`)."""
+
+
 @dataclass
 class Reign:
     """The parts of the current reign, read by :mod:`listener.status`.
 
     After stepping down the keeper is cleared; the ingest and the transport
-    of the last reign stay until the next one replaces them.
+    of the last reign stay until the next one replaces them. Over WebSocket
+    one :class:`WebSocketSession` is the keeper and the transport.
     """
 
-    keeper: SubscriptionKeeper | None = None
+    keeper: SubscriptionHolder | None = None
     ingest: Ingest | None = None
-    transport: Transport | None = None
+    transport: Receiver | None = None
     recovery: Recovery | None = None
+    websocket: WebSocketSession | None = None
 
 
 class Leadership:
@@ -121,7 +135,7 @@ class Leadership:
         keys: Keys,
         lease: Lease,
         metrics: Metrics,
-        api: SubscriptionApi,
+        api: ListenerApi,
         dead_letters: DeadLetters,
         celery_app: Celery,
         transport_factory: TransportFactory,
@@ -221,28 +235,17 @@ class Leadership:
                 self._dead,
                 self._metrics,
                 dedup_ttl=settings.dedup_ttl,
+                save_timetoken=settings.notification_transport == "pubnub",
             )
-            reign.transport = transport = self._transport_factory(ingest.submit)
             reign.recovery = (
                 Recovery(self._backfill, self._redis, self._keys, self._metrics, ingest)
                 if self._backfill is not None
                 else None
             )
-            reign.keeper = keeper = SubscriptionKeeper(
-                self._api,
-                self._redis,
-                self._keys,
-                self._metrics,
-                self._follow,
-                expires_in=settings.subscription_expires_in,
-                renew_margin=settings.subscription_renew_margin,
-                check_interval=settings.subscription_check_interval,
-                leading=self._lease.confirm,
-                last_event_at=lambda: ingest.last_event_at,
-            )
+            keeper_run, transport = self._subscription_keeping(ingest)
             consuming = asyncio.create_task(ingest.run(), name="ingest")
             tasks = {
-                asyncio.create_task(keeper.run(), name="keeper"),
+                asyncio.create_task(keeper_run, name="keeper"),
                 consuming,
                 asyncio.create_task(self._inbox.run(), name="commands"),
                 asyncio.create_task(
@@ -266,13 +269,57 @@ class Leadership:
             await self._step_down(stop, tasks, consuming, ingest, transport)
             reign.keeper = None
 
+    def _subscription_keeping(self, ingest: Ingest) -> tuple[Coroutine[Any, Any, None], Receiver]:
+        """The reign's subscription holder and transport (set on the reign); its loop to run."""
+        reign = self.reign
+        if self._settings.notification_transport == "websocket":
+            reign.keeper = reign.transport = reign.websocket = session = WebSocketSession(
+                self._api,
+                ingest,
+                CheckpointStore(
+                    self._redis, self._keys.listener_lease, self._keys.websocket_session
+                ),
+                GapLog(self._redis, self._keys, self._metrics),
+                self._metrics,
+                instance=self._lease.instance,
+                heartbeat_interval=self._settings.websocket_heartbeat_interval,
+                check_interval=self._settings.subscription_check_interval,
+                lease_value=lambda: self._lease.value,
+                leading=self._lease.confirm,
+                on_gap=self._recover_after,
+            )
+            return session.run(), session
+        reign.transport = transport = self._transport_factory(ingest.submit)
+
+        async def follow(new: SubscriptionInfo, old: SubscriptionInfo | None) -> None:
+            await self._follow(transport, ingest, new, old)
+
+        reign.keeper = keeper = SubscriptionKeeper(
+            self._api,
+            self._redis,
+            self._keys,
+            self._metrics,
+            follow,
+            expires_in=self._settings.subscription_expires_in,
+            renew_margin=self._settings.subscription_renew_margin,
+            check_interval=self._settings.subscription_check_interval,
+            leading=self._lease.confirm,
+            last_event_at=lambda: ingest.last_event_at,
+        )
+        return keeper.run(), transport
+
+    def _recover_after(self, since: float) -> None:
+        """Backfill what the platform published since ``since`` (epoch seconds), if configured."""
+        if self.reign.recovery is not None:
+            self.reign.recovery.after(since)
+
     async def _step_down(
         self,
         stop: asyncio.Event,
         tasks: set[asyncio.Task[Any]],
         consuming: asyncio.Task[Any],
         ingest: Ingest,
-        transport: Transport,
+        transport: Receiver,
     ) -> None:
         """Stop consuming at once, whatever the reason; then hand over, or drop the buffer."""
         handing_over = self._lease.held and stop.is_set()
@@ -314,11 +361,14 @@ class Leadership:
         if await self._step(RELEASING_LEASE, self._lease.release(), self.bounds.redis):
             log.info(ev.LEASE_RELEASED)
 
-    async def _follow(self, new: SubscriptionInfo, old: SubscriptionInfo | None) -> None:
+    async def _follow(
+        self,
+        transport: Transport,
+        ingest: Ingest,
+        new: SubscriptionInfo,
+        old: SubscriptionInfo | None,
+    ) -> None:
         """The keeper adopted ``new``: decrypt its channel and point the transport at it."""
-        ingest, transport = self.reign.ingest, self.reign.transport
-        assert ingest is not None
-        assert transport is not None
         ingest.add_channel(new.address, new.encryption_key)
         tt = await resume_timetoken(new, self._redis, self._keys)
         with bound_context(subscription_id=new.id):
@@ -328,8 +378,8 @@ class Leadership:
                 await transport.move(new.address, new.subscriber_key, tt)
             log.info(ev.TRANSPORT_ON_SUBSCRIPTION, channel=new.address, resume_timetoken=tt)
         since = await deaf_since(new, self._redis, self._keys)
-        if since is not None and self.reign.recovery is not None:
-            self.reign.recovery.after(since)
+        if since is not None:
+            self._recover_after(since)
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:

@@ -1,7 +1,7 @@
 """The listener's counters and gauges, exported with ``prometheus_client``.
 
 Every step of an event's path counts here: the transport (``redelivered``,
-``reconnects``), ingest (``events_received``, ``dead_letters`` by reason,
+``reconnects``, ``websocket_*``), ingest (``events_received``, ``dead_letters`` by reason,
 ``duplicates``, ``enqueued``, ``fenced``), the subscription keeper, the
 lease, the ops inbox, and the leadership loop's bounded steps
 (``tasks_abandoned``, ``step_timeouts``, ``step_failures``). ``/metrics``
@@ -28,7 +28,7 @@ PREFIX = "glipbot_listener_"
 
 #: name → help text. Counters are monotonic; every name is exported with PREFIX.
 COUNTERS: dict[str, str] = {
-    "events_received": "PubNub messages handed to the listener",
+    "events_received": "Notifications handed to the listener (PubNub or WebSocket)",
     "redelivered": "PubNub messages dropped as re-delivered (timetoken already seen)",
     "duplicates": "Notifications dropped because their uuid was already enqueued",
     "dead_letters": "Messages that could not be handled, by reason",
@@ -39,7 +39,15 @@ COUNTERS: dict[str, str] = {
     "recreations": "Subscriptions created to replace a lost one",
     "subscription_gaps": "Times a subscription was found lost (events in the gap are lost)",
     "subscription_gap_seconds": "Seconds during which no live subscription existed",
-    "reconnects": "PubNub transport reconnections and error statuses",
+    "reconnects": "Transport reconnections (PubNub error statuses, WebSocket sockets ended)",
+    "websocket_connections": "WebSocket connections opened (first ones and reconnections)",
+    "websocket_recoveries": "WebSocket session recoveries, by result (successful, failed)",
+    "websocket_heartbeats": "Heartbeat frames sent on the WebSocket",
+    "websocket_subscriptions": "Subscriptions created over the WebSocket",
+    "websocket_bad_frames": "Unreadable WebSocket frames skipped, by reason",
+    "websocket_error_frames": "Error frames received from the WebSocket gateway, by code",
+    "websocket_other_subscription": "WebSocket notifications naming another subscription id",
+    "websocket_replay_overflows": "Recoveries that replayed a full buffer (the gap is backfilled)",
     "lease_acquired": "Times this process became the leader",
     "lease_lost": "Times this process lost the lease while leading",
     "redis_errors": "Redis commands that failed",
@@ -62,6 +70,9 @@ LABELS: dict[str, tuple[str, ...]] = {
     "step_timeouts": ("step",),
     "step_failures": ("step",),
     "backfill_recovered": ("kind",),
+    "websocket_recoveries": ("result",),
+    "websocket_bad_frames": ("reason",),
+    "websocket_error_frames": ("code",),
 }
 
 #: name → help text of gauges (current values).
@@ -71,6 +82,7 @@ GAUGES: dict[str, str] = {
     "seconds_since_last_event": "Seconds since the last PubNub message (NaN: none yet)",
     "redis_up": "1 when the last Redis command succeeded",
     "fence": "The fencing token of the current lease (0: none)",
+    "websocket_session_age_seconds": "Seconds since the WebSocket session began (NaN: none)",
 }
 
 GaugeSource = float | Callable[[], float]

@@ -32,11 +32,17 @@ from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
 from listener.commands import CommandInbox
 from listener.enqueue import make_celery_app
 from listener.health import HealthServer
-from listener.leadership import STEP_SLACK, Bounds, Leadership, Reign, TransportFactory
+from listener.leadership import (
+    STEP_SLACK,
+    Bounds,
+    Leadership,
+    ListenerApi,
+    Reign,
+    TransportFactory,
+)
 from listener.lease import Lease
 from listener.metrics import Metrics
 from listener.status import Status
-from listener.subscription import SubscriptionApi
 from listener.transports.pubnub import PubNubTransport
 from listener.watchdog import Heartbeat, Watchdog, tick
 
@@ -59,7 +65,7 @@ class ListenerService:
     def __init__(
         self,
         settings: Settings,
-        api: SubscriptionApi,
+        api: ListenerApi,
         sync_redis: Any,
         *,
         transport_factory: TransportFactory | None = None,
@@ -92,6 +98,7 @@ class ListenerService:
             reign=reign,
             mirror_ttl=settings.lease_ttl * 2,
             heartbeat=heartbeat,
+            transport_name=settings.notification_transport,
         )
         self.leadership = Leadership(
             settings,

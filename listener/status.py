@@ -52,6 +52,7 @@ class Status:
         reign: Reign,
         mirror_ttl: float,
         heartbeat: Heartbeat,
+        transport_name: str = "pubnub",
     ) -> None:
         self.instance = instance
         self._redis = client
@@ -60,6 +61,7 @@ class Status:
         self._metrics = metrics
         self._reign = reign
         self._heartbeat = heartbeat
+        self._transport_name = transport_name
         self._mirror_ttl = max(5, int(mirror_ttl))
         self.redis_ok = False
         #: The instance holding the lease, as last read from Redis.
@@ -101,7 +103,7 @@ class Status:
             stuck=stuck.describe() if stuck else None,
             login_refused=_refused_setting(keeper.last_error if keeper else None),
         )
-        return {
+        body = {
             "status": status,
             "reason": reason,
             "step": self._heartbeat.step,
@@ -109,7 +111,8 @@ class Status:
             "instance": self.instance,
             "leader": self.leader,
             "fence": self._lease.fence,
-            "subscription_id": keeper.current.id if keeper and keeper.current else None,
+            "transport": self._transport_name,
+            "subscription_id": keeper.subscription_id if keeper else None,
             "expires_in_seconds": _rounded(remaining),
             "seconds_since_last_event": _rounded(since),
             "last_timetoken": str(ingest.last_timetoken)
@@ -120,6 +123,9 @@ class Status:
             "time": time.time(),
             "metrics": {k: _finite(v) for k, v in self._metrics.snapshot().items()},
         }
+        if self._reign.websocket is not None:
+            body["websocket"] = self._reign.websocket.describe()
+        return body
 
     async def run(self) -> None:
         """Mirror :meth:`snapshot` into Redis every second and log status changes."""

@@ -1,8 +1,9 @@
 """A faithful local stand-in for RingCentral (REST, OAuth, Glip, subscriptions) and PubNub.
 
-Run it with ``python -m sandbox`` (see ``--help`` and ``sandbox/README.md``);
-drive it with :class:`SandboxControl` and :func:`as_person`. It imports
-nothing of ``glipbot``, ``worker``, ``listener``, ``tasks`` or ``devtools``.
+RingCentral's WebSocket gateway is served at ``/ws`` on the REST port
+(:mod:`sandbox.websocket`). Run it with ``python -m sandbox`` (see ``--help`` and
+``sandbox/README.md``); drive it with :class:`SandboxControl` and :func:`as_person`.
+It imports nothing of ``glipbot``, ``worker``, ``listener``, ``tasks`` or ``devtools``.
 """
 
 from sandbox.config import SandboxConfig

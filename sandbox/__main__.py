@@ -1,7 +1,7 @@
 """``python -m sandbox``: serve the RingCentral + PubNub stand-in until SIGTERM/SIGINT.
 
 On start it prints one JSON line on stdout (``rest_url``, ``pubnub_origin``,
-``control_url``, ``pid``); logs go to stderr.
+``control_url``, ``ws_url``, ``pid``); logs go to stderr.
 """
 
 from __future__ import annotations
@@ -99,6 +99,36 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         default=c.DEFAULT_PUBNUB_HOLD,
         help="seconds a PubNub long-poll is held when there is nothing to deliver",
     )
+    p.add_argument(
+        "--ws-recovery-timeout",
+        type=float,
+        default=c.DEFAULT_WS_RECOVERY_TIMEOUT,
+        help="seconds a dropped WebSocket session can be recovered (recoveryTimeout)",
+    )
+    p.add_argument(
+        "--ws-recovery-buffer-size",
+        type=int,
+        default=c.DEFAULT_WS_RECOVERY_BUFFER_SIZE,
+        help="notifications a WebSocket session keeps for replay (recoveryBufferSize)",
+    )
+    p.add_argument(
+        "--ws-idle-timeout",
+        type=float,
+        default=c.DEFAULT_WS_IDLE_TIMEOUT,
+        help="seconds without a text frame from the client before WSG-902 (idleTimeout)",
+    )
+    p.add_argument(
+        "--ws-absolute-timeout",
+        type=float,
+        default=c.DEFAULT_WS_ABSOLUTE_TIMEOUT,
+        help="seconds a WebSocket lives before WSG-903 (absoluteTimeout)",
+    )
+    p.add_argument(
+        "--wstoken-lifetime",
+        type=float,
+        default=c.DEFAULT_WSTOKEN_LIFETIME,
+        help="seconds a ws_access_token from /restapi/oauth/wstoken stays usable",
+    )
     p.add_argument("--seed", type=Path, default=c.SEED_PATH, help="seed file (accounts, chats)")
     p.add_argument(
         "--log-level",
@@ -115,6 +145,16 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
             p.error(f"--{name.replace('_', '-')} must be at least 1")
     if a.rate_window <= 0 or a.pubnub_hold <= 0 or a.refresh_grace < 0:
         p.error("--rate-window and --pubnub-hold must be positive, --refresh-grace not negative")
+    for name in (
+        "ws_recovery_timeout",
+        "ws_idle_timeout",
+        "ws_absolute_timeout",
+        "wstoken_lifetime",
+    ):
+        if not getattr(a, name) > 0:
+            p.error(f"--{name.replace('_', '-')} must be positive")
+    if a.ws_recovery_buffer_size < 0:
+        p.error("--ws-recovery-buffer-size must not be negative")
     return c.SandboxConfig(
         host=a.host,
         port=a.port,
@@ -128,6 +168,11 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         rate_window=a.rate_window,
         rate_limits={**c.RATE_LIMITS, **dict(getattr(a, "rate_limit", []))},
         pubnub_hold=a.pubnub_hold,
+        ws_recovery_timeout=a.ws_recovery_timeout,
+        ws_recovery_buffer_size=a.ws_recovery_buffer_size,
+        ws_idle_timeout=a.ws_idle_timeout,
+        ws_absolute_timeout=a.ws_absolute_timeout,
+        wstoken_lifetime=a.wstoken_lifetime,
         seed_path=a.seed,
         log_level=a.log_level,
     )

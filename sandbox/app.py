@@ -2,7 +2,9 @@
 
 Middlewares of the REST app, outermost first: recorder → rate limit (headers
 on every answer, 429) → errors (every failure becomes the platform's JSON) →
-faults → the handler.
+faults → the handler. The WebSocket gateway (``/ws``) is served by the same
+app; its handshake skips the recorder, the rate limit and the faults, and the
+REST calls made over its sockets come back through all of them.
 """
 
 from __future__ import annotations
@@ -28,8 +30,15 @@ from sandbox.ratelimit import RateLimiter, rate_limit_middleware
 from sandbox.recorder import Recorder, recorder_middleware
 from sandbox.seed import Seed, load_seed
 from sandbox.store import Store
-from sandbox.subscriptions import SubscriptionEndpoints, SubscriptionTable
+from sandbox.subscription_endpoints import SubscriptionEndpoints
+from sandbox.subscriptions import SubscriptionTable
 from sandbox.tokens import TokenTable
+from sandbox.websocket import (
+    GATEWAY_PATH,
+    WebSocketControl,
+    WebSocketGateway,
+    WsTokenEndpoint,
+)
 
 log = logging.getLogger("sandbox")
 
@@ -48,6 +57,7 @@ class Sandbox:
     subscriptions: SubscriptionTable
     hub: PubNubHub
     notifier: Notifier
+    websocket: WebSocketGateway
     faults: FaultTable = field(default_factory=FaultTable)
     recorder: Recorder = field(init=False)
 
@@ -64,6 +74,7 @@ class Sandbox:
         self.faults.clear()
         self.recorder.clear()
         self.hub.reset()
+        self.websocket.reset()
 
 
 def build(config: SandboxConfig, clock: Clock = system_clock) -> Sandbox:
@@ -73,6 +84,7 @@ def build(config: SandboxConfig, clock: Clock = system_clock) -> Sandbox:
     tokens = TokenTable(config, clock)
     subscriptions = SubscriptionTable(config, clock)
     hub = PubNubHub(hold_seconds=config.pubnub_hold, clock=clock)
+    websocket = WebSocketGateway(config, tokens, subscriptions, clock)
     return Sandbox(
         config=config,
         seed=seed,
@@ -83,7 +95,8 @@ def build(config: SandboxConfig, clock: Clock = system_clock) -> Sandbox:
         limiter=RateLimiter(config.rate_window, clock, config.rate_limits),
         subscriptions=subscriptions,
         hub=hub,
-        notifier=Notifier(subscriptions, hub, clock),
+        notifier=Notifier(subscriptions, hub, clock, websocket),
+        websocket=websocket,
     )
 
 
@@ -91,9 +104,12 @@ def rest_app(sandbox: Sandbox) -> web.Application:
     """The aiohttp app of the REST port: OAuth, Glip, subscriptions, control API."""
 
     async def subject(request: web.Request, group: str) -> str:
-        if group == "Auth":
-            return f"{_basic_client(request)}|{await sandbox.oauth.auth_subject(request)}"
         identity = sandbox.oauth.peek(request)
+        if group == "Auth":
+            if identity is not None:  # wstoken: per person and app, as the spec's Auth group
+                request["who"] = identity.person_id
+                return f"{identity.client_id}|person:{identity.person_id}"
+            return f"{_basic_client(request)}|{await sandbox.oauth.auth_subject(request)}"
         if identity is None:
             return f"ip:{request.remote}"
         request["who"] = identity.person_id
@@ -110,14 +126,34 @@ def rest_app(sandbox: Sandbox) -> web.Application:
     )
     app.router.add_post("/restapi/oauth/token", sandbox.oauth.token)
     app.router.add_post("/restapi/oauth/revoke", sandbox.oauth.revoke)
+    gateway = sandbox.websocket
+    app.router.add_routes(
+        WsTokenEndpoint(gateway.wstokens, sandbox.oauth, lambda: gateway.settings).routes()
+    )
+    app.router.add_get(GATEWAY_PATH, gateway.handle)
     app.router.add_routes(GlipEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
     app.router.add_routes(PostEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
     app.router.add_routes(
         SubscriptionEndpoints(
-            sandbox.subscriptions, sandbox.oauth, sandbox.config, sandbox.clock
+            sandbox.subscriptions,
+            sandbox.oauth,
+            sandbox.config,
+            sandbox.clock,
+            sockets=gateway,
+            account_id=sandbox.seed.company_id,
         ).routes()
     )
     app.router.add_routes(Control(sandbox).routes())
+    app.router.add_routes(WebSocketControl(gateway).routes())
+
+    async def close_sockets(_: web.Application) -> None:
+        await gateway.shutdown()
+
+    async def release(_: web.Application) -> None:
+        await gateway.cleanup()
+
+    app.on_shutdown.append(close_sockets)
+    app.on_cleanup.append(release)
     return app
 
 
@@ -149,6 +185,7 @@ class Running:
             "rest_url": rest,
             "pubnub_origin": f"{self.host}:{self.pubnub_port}",
             "control_url": f"{rest}/sandbox",
+            "ws_url": f"ws://{self.host}:{self.rest_port}{GATEWAY_PATH}",
         }
 
     async def stop(self) -> None:

@@ -21,6 +21,14 @@ DEFAULT_RATE_WINDOW = 60.0
 DEFAULT_PUBNUB_HOLD = 20.0
 DEFAULT_LOG_LEVEL = "info"
 
+# The WebSocket gateway (WEBSOCKET.md): RingCentral's announced values.
+DEFAULT_WS_RECOVERY_TIMEOUT = 180.0
+DEFAULT_WS_RECOVERY_BUFFER_SIZE = 100
+DEFAULT_WS_IDLE_TIMEOUT = 1800.0
+DEFAULT_WS_ABSOLUTE_TIMEOUT = 86400.0
+#: Seconds a ws token stays usable (the guide's example says 30, the SDKs' comments 600).
+DEFAULT_WSTOKEN_LIFETIME = 60.0
+
 #: Requests per window of each rate-limit group (RingCentral's defaults).
 RATE_LIMITS: dict[str, int] = {"Light": 50, "Medium": 40, "Heavy": 10, "Auth": 5}
 
@@ -50,5 +58,10 @@ class SandboxConfig:
     #: Requests per window of each rate-limit group (``--rate-limit``); defaults to RATE_LIMITS.
     rate_limits: dict[str, int] = field(default_factory=lambda: dict(RATE_LIMITS))
     pubnub_hold: float = DEFAULT_PUBNUB_HOLD
+    ws_recovery_timeout: float = DEFAULT_WS_RECOVERY_TIMEOUT
+    ws_recovery_buffer_size: int = DEFAULT_WS_RECOVERY_BUFFER_SIZE
+    ws_idle_timeout: float = DEFAULT_WS_IDLE_TIMEOUT
+    ws_absolute_timeout: float = DEFAULT_WS_ABSOLUTE_TIMEOUT
+    wstoken_lifetime: float = DEFAULT_WSTOKEN_LIFETIME
     seed_path: Path = SEED_PATH
     log_level: str = DEFAULT_LOG_LEVEL

@@ -2,7 +2,8 @@
 
 ===========================================  ===============================================
 ``POST   /sandbox/reset``                    back to the seed: store, tokens, subscriptions,
-                                             rate limits, faults, recorder, PubNub hub
+                                             rate limits, faults, recorder, PubNub hub,
+                                             WebSocket gateway (sessions, settings)
 ``POST   /sandbox/faults``                   ``{"method"?, "path" (glob), "count"?=1,
                                              "status"?, "retryAfter"?, "hang"?, "after"?}``
 ``GET    /sandbox/faults``                   the active rules
@@ -22,11 +23,15 @@
                                              a REST call as a person (id or email), no OAuth
 ===========================================  ===============================================
 
+The WebSocket gateway's endpoints (``/sandbox/websocket/...``) are in
+:mod:`sandbox.websocket.control`.
+
 Every answer is JSON; a bad control request answers 400 with the classic body.
 """
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -172,7 +177,9 @@ class Control:
                 "ownerId": s.owner_id,
                 "eventFilters": s.event_filters,
                 "address": s.address,
-                "expiresIn": round(s.expires_at - now, 3),
+                "transportType": s.transport,
+                # A WebSocket subscription lives as long as its session: no expiry.
+                "expiresIn": round(s.expires_at - now, 3) if math.isfinite(s.expires_at) else None,
             }
             for s in sb.subscriptions.live()
         ]

@@ -25,11 +25,18 @@ __all__ = ["ApiError", "Handler", "Middleware"]
 
 
 CONTROL_PREFIX = "/sandbox"
+#: The WebSocket gateway's handshake, served on the REST port.
+GATEWAY_PATH = "/ws"
 
 
 def is_control(request: web.Request) -> bool:
-    """Whether a call goes to the control API (not recorded, limited or faulted)."""
+    """Whether a call goes to the control API."""
     return request.path == CONTROL_PREFIX or request.path.startswith(CONTROL_PREFIX + "/")
+
+
+def is_metered(request: web.Request) -> bool:
+    """Whether a call is recorded, rate-limited and faulted: not control, not a handshake."""
+    return not is_control(request) and request.path != GATEWAY_PATH
 
 
 class ApiError(Exception):

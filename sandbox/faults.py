@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sandbox.errors import Handler, Middleware, error_for_status, invalid, is_control
+from sandbox.errors import Handler, Middleware, error_for_status, invalid, is_metered
 
 
 @dataclass
@@ -105,7 +105,7 @@ def fault_middleware(table: FaultTable) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        fault = None if is_control(request) else table.take(request.method, request.path)
+        fault = None if not is_metered(request) else table.take(request.method, request.path)
         if fault is None:
             return await handler(request)
         request["fault"] = fault.to_json()

@@ -1,9 +1,10 @@
-"""Build notification envelopes, encrypt them, and publish them through the PubNub hub.
+"""Build notification envelopes and deliver them: through the PubNub hub, or a WebSocket.
 
 Envelope: ``{uuid, event, timestamp, subscriptionId, ownerId, body}`` where
 ``event`` is the event filter and ``body`` the object plus ``eventType``.
 Each live subscription whose filter covers the event and whose owner is a
-recipient gets its own envelope, encrypted with its own key.
+recipient gets its own envelope: a PubNub one encrypted with its own key (unless
+``encryption`` is off), a WebSocket one as plain JSON to the gateway.
 """
 
 from __future__ import annotations
@@ -16,7 +17,13 @@ from typing import Any, Protocol
 from sandbox import crypto
 from sandbox.clock import Clock, iso
 from sandbox.store import Group, Post
-from sandbox.subscriptions import GLIP_GROUPS, GLIP_POSTS, Subscription, SubscriptionTable
+from sandbox.subscriptions import (
+    GLIP_GROUPS,
+    GLIP_POSTS,
+    WEBSOCKET,
+    Subscription,
+    SubscriptionTable,
+)
 
 log = logging.getLogger("sandbox.notifications")
 
@@ -29,13 +36,28 @@ class Hub(Protocol):
         ...
 
 
+class Sockets(Protocol):
+    """What the notifier needs of :class:`sandbox.websocket.WebSocketGateway`."""
+
+    def deliver(self, subscription: Subscription, envelope: dict[str, Any]) -> None:
+        """Send one envelope to a WebSocket subscription's session."""
+        ...
+
+
 class Notifier:
     """Turns store changes into the platform's notifications."""
 
-    def __init__(self, subscriptions: SubscriptionTable, hub: Hub, clock: Clock) -> None:
+    def __init__(
+        self,
+        subscriptions: SubscriptionTable,
+        hub: Hub,
+        clock: Clock,
+        sockets: Sockets | None = None,
+    ) -> None:
         self._subscriptions = subscriptions
         self._hub = hub
         self._clock = clock
+        self._sockets = sockets
 
     def post_event(self, event_type: str, post: Post, group: Group) -> int:
         """``PostAdded``/``PostChanged`` (body: the Post) to every subscribed member."""
@@ -71,6 +93,10 @@ class Notifier:
             "ownerId": sub.owner_id,
             "body": body,
         }
+        if sub.transport == WEBSOCKET:
+            if self._sockets is not None:
+                self._sockets.deliver(sub, json.loads(json.dumps(envelope)))
+            return
         message: object = (
             crypto.encrypt_notification(sub.encryption_key, envelope)
             if sub.encryption

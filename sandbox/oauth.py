@@ -30,7 +30,7 @@ from sandbox.clock import Clock
 from sandbox.errors import ApiError, api_error, oauth_body
 from sandbox.seed import SeedPerson
 from sandbox.store import Store
-from sandbox.tokens import TokenTable
+from sandbox.tokens import Session, TokenTable
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]{8,}$")  # RFC 6750 b64token
@@ -72,6 +72,11 @@ class OAuth:
 
     def authenticate(self, request: web.Request) -> Identity:
         """The caller of an API call, or 401 with the platform's OAU code."""
+        session = self.session_of(request)
+        return Identity(session.person_id, session.client_id)
+
+    def session_of(self, request: web.Request) -> Session:
+        """The login (OAuth session) of an API call's bearer token; 401 as :meth:`authenticate`."""
         token = _bearer(request)
         if token is None:
             raise api_error(401, "OAU-123", "Authorization header is not specified")
@@ -82,9 +87,8 @@ class OAuth:
             raise api_error(401, "OAU-128", "Access token expired")
         if session is None:
             raise api_error(401, "OAU-213", "Token not found")
-        identity = Identity(session.person_id, session.client_id)
-        request["who"] = identity.person_id
-        return identity
+        request["who"] = session.person_id
+        return session
 
     def peek(self, request: web.Request) -> Identity | None:
         """The caller if the bearer token is valid, else None; never raises."""

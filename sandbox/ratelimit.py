@@ -19,7 +19,7 @@ from aiohttp import web
 
 from sandbox.clock import Clock
 from sandbox.config import RATE_LIMITS
-from sandbox.errors import Handler, Middleware, is_control, rate_limited
+from sandbox.errors import Handler, Middleware, is_metered, rate_limited
 
 #: (method, path pattern, group) from the spec's ``x-throttling-group``; first match wins.
 ROUTE_GROUPS: list[tuple[str, re.Pattern[str], str]] = [
@@ -37,12 +37,12 @@ ROUTE_GROUPS: list[tuple[str, re.Pattern[str], str]] = [
         ("PATCH", r"^/restapi/v1\.0/glip/chats/[^/]+/posts/[^/]+$", "Medium"),
         ("DELETE", r"^/restapi/v1\.0/glip/chats/[^/]+/posts/[^/]+$", "Medium"),
         ("GET", r"^/restapi/v1\.0/glip/persons/[^/]+$", "Light"),
-        ("POST", r"^/restapi/v1\.0/subscription$", "Medium"),
-        ("GET", r"^/restapi/v1\.0/subscription$", "Light"),
-        ("GET", r"^/restapi/v1\.0/subscription/[^/]+$", "Light"),
-        ("PUT", r"^/restapi/v1\.0/subscription/[^/]+$", "Medium"),
-        ("DELETE", r"^/restapi/v1\.0/subscription/[^/]+$", "Medium"),
-        ("POST", r"^/restapi/v1\.0/subscription/[^/]+/renew$", "Light"),
+        ("POST", r"^/restapi/v1\.0/subscription/?$", "Medium"),
+        ("GET", r"^/restapi/v1\.0/subscription/?$", "Light"),
+        ("GET", r"^/restapi/v1\.0/subscription/[^/]+/?$", "Light"),
+        ("PUT", r"^/restapi/v1\.0/subscription/[^/]+/?$", "Medium"),
+        ("DELETE", r"^/restapi/v1\.0/subscription/[^/]+/?$", "Medium"),
+        ("POST", r"^/restapi/v1\.0/subscription/[^/]+/renew/?$", "Light"),
     ]
 ]
 DEFAULT_GROUP = "Light"
@@ -107,7 +107,7 @@ def rate_limit_middleware(limiter: RateLimiter, subject: Subject) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_control(request):
+        if not is_metered(request):
             return await handler(request)
         group = group_of(request.method, request.path)
         who = await subject(request, group)

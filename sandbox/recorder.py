@@ -1,7 +1,8 @@
 """The request recorder: every REST call the sandbox answered, for tests to assert on.
 
 Secrets in bodies (passwords, assertions, tokens, client secrets) are masked.
-Control calls (``/sandbox/...``) are not recorded.
+Control calls (``/sandbox/...``) and WebSocket handshakes (``/ws``) are not
+recorded; the REST calls made over a socket are.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from sandbox.clock import Clock, iso
-from sandbox.errors import Handler, Middleware, is_control
+from sandbox.errors import Handler, Middleware, is_metered
 
 MASK = "***"
 SECRET_KEYS = frozenset(
@@ -103,7 +104,7 @@ def recorder_middleware(recorder: Recorder) -> Middleware:
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if is_control(request):
+        if not is_metered(request):
             return await handler(request)
         await request.read()  # cached, so the body is still there if the client goes away
         response = await handler(request)

@@ -1,35 +1,43 @@
-"""Push-notification subscriptions (PubNub delivery): the table and its six endpoints.
+"""Push-notification subscriptions (PubNub and WebSocket delivery): the model and the table.
 
-A subscription lives ``expiresIn`` seconds (capped by
+A PubNub subscription lives ``expiresIn`` seconds (capped by
 ``--subscription-max-lifetime``); renewal restarts the clock and keeps the
 address and key. Once expired it answers 404 ``CMN-102`` and silently stops
-receiving notifications. At most ``subscription_limit`` live subscriptions
-per person and app (403 ``SUB-505``). Filters accepted (with or without the
-``/restapi/v1.0`` prefix): ``/glip/posts``, ``/glip/groups``,
+receiving notifications. At most ``subscription_limit`` live PubNub
+subscriptions per person and app (403 ``SUB-505``). Filters accepted (with or
+without the ``/restapi/v1.0`` prefix): ``/glip/posts``, ``/glip/groups``,
 ``/account/~/extension/~`` (``~`` or the caller's own ids).
+
+A WebSocket subscription can only be created or updated over a socket of the
+gateway (over plain HTTP that is a 400). It belongs to its WebSocket session:
+one per session (a new one replaces it), never expires by time, and ends with
+the session. It does not count towards ``SUB-505``. The endpoints are in
+:mod:`sandbox.subscription_endpoints`.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import secrets
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from aiohttp import web
-
 from sandbox import crypto
 from sandbox.clock import Clock, iso
 from sandbox.config import SUBSCRIBER_KEY, SandboxConfig
-from sandbox.errors import api_error, invalid, missing, not_found, read_json_object
-from sandbox.oauth import OAuth
 
 PREFIX = "/restapi/v1.0"
 GLIP_POSTS = PREFIX + "/glip/posts"
 GLIP_GROUPS = PREFIX + "/glip/groups"
 EXTENSION = PREFIX + "/account/~/extension/~"
 _EXTENSION = re.compile(r"^/account/(~|\d+)/extension/(~|\d+)$")
+
+PUBNUB = "PubNub"
+WEBSOCKET = "WebSocket"
+#: What a WebSocket subscription shows: a day, renewed by the server while its session lives.
+WEBSOCKET_EXPIRES_IN = 86399
 
 
 def normalize_filter(raw: str) -> str | None:
@@ -47,7 +55,7 @@ def normalize_filter(raw: str) -> str | None:
 
 @dataclass
 class Subscription:
-    """One PubNub subscription of a person through an app."""
+    """One subscription of a person through an app (PubNub, or WebSocket)."""
 
     id: str
     owner_id: str
@@ -60,9 +68,23 @@ class Subscription:
     subscriber_key: str
     encryption_key: str
     encryption: bool = True
+    transport: str = PUBNUB
+    #: The WebSocket session that owns a WebSocket subscription.
+    session_id: str | None = None
+    #: The owner's account id, which replaces ``~`` in the filters a WebSocket one shows.
+    account_id: str = "~"
+
+    def shown_filters(self) -> list[str]:
+        """The filters as answered: with real ids for ``~`` (WebSocket, as the real answer)."""
+        if self.transport != WEBSOCKET:
+            return list(self.event_filters)
+        extension = f"/account/{self.account_id}/extension/{self.owner_id}"
+        return [f.replace("/account/~/extension/~", extension) for f in self.event_filters]
 
     def to_json(self, base_url: str, now: float) -> dict[str, Any]:
         """The SubscriptionInfo object of the spec."""
+        if self.transport == WEBSOCKET:
+            return self._websocket_json(now)
         delivery: dict[str, Any] = {
             "transportType": "PubNub",
             "encryption": self.encryption,
@@ -81,6 +103,19 @@ class Subscription:
             "status": "Active",
             "creationTime": iso(self.created),
             "deliveryMode": delivery,
+        }
+
+    def _websocket_json(self, now: float) -> dict[str, Any]:
+        # The shape and order of the answer captured from RingCentral (WEBSOCKET.md §4).
+        return {
+            "uri": f"{PREFIX}/subscription/{self.id}",
+            "id": self.id,
+            "creationTime": iso(self.created),
+            "status": "Active",
+            "eventFilters": self.shown_filters(),
+            "expirationTime": iso(now + WEBSOCKET_EXPIRES_IN + 1),
+            "expiresIn": WEBSOCKET_EXPIRES_IN,
+            "deliveryMode": {"transportType": WEBSOCKET, "encryption": False},
         }
 
 
@@ -131,7 +166,7 @@ class SubscriptionTable:
     def create(
         self, owner_id: str, client_id: str, filters: list[str], expires_in: int, encryption: bool
     ) -> Subscription:
-        """A new subscription with a fresh channel and key."""
+        """A new PubNub subscription with a fresh channel and key."""
         now = self._clock()
         sub = Subscription(
             id=str(uuid.uuid4()),
@@ -149,143 +184,33 @@ class SubscriptionTable:
         self._subs[sub.id] = sub
         return sub
 
+    def create_websocket(
+        self, owner_id: str, client_id: str, filters: list[str], session_id: str, account_id: str
+    ) -> Subscription:
+        """A new WebSocket subscription of a session: it expires only with its session."""
+        sub = Subscription(
+            id=str(uuid.uuid4()),
+            owner_id=owner_id,
+            client_id=client_id,
+            event_filters=filters,
+            expires_in=WEBSOCKET_EXPIRES_IN,
+            expires_at=math.inf,
+            created=self._clock(),
+            address="",
+            subscriber_key="",
+            encryption_key="",
+            encryption=False,
+            transport=WEBSOCKET,
+            session_id=session_id,
+            account_id=account_id,
+        )
+        self._subs[sub.id] = sub
+        return sub
+
     def renew(self, sub: Subscription, expires_in: int | None = None) -> None:
-        """Restart a subscription's clock (optionally with a new lifetime)."""
+        """Restart a subscription's clock (optionally with a new lifetime); none for WebSocket."""
+        if sub.transport == WEBSOCKET:
+            return
         if expires_in is not None:
             sub.expires_in = expires_in
         sub.expires_at = self._clock() + sub.expires_in
-
-
-class SubscriptionEndpoints:
-    """The six ``/restapi/v1.0/subscription`` endpoints."""
-
-    def __init__(
-        self, table: SubscriptionTable, oauth: OAuth, config: SandboxConfig, clock: Clock
-    ) -> None:
-        self._table = table
-        self._oauth = oauth
-        self._config = config
-        self._clock = clock
-
-    def routes(self) -> list[web.RouteDef]:
-        """The aiohttp routes, with and without a trailing slash."""
-        base = PREFIX + "/subscription"
-        return [
-            web.post(base, self.create),
-            web.get(base, self.list),
-            web.get(base + "/{id}", self.read),
-            web.put(base + "/{id}", self.update),
-            web.delete(base + "/{id}", self.delete),
-            web.post(base + "/{id}/renew", self.renew),
-        ]
-
-    def _json(self, request: web.Request, sub: Subscription) -> dict[str, Any]:
-        return sub.to_json(str(request.url.origin()), self._clock())
-
-    def _mine(self, request: web.Request) -> Subscription:
-        who = self._oauth.authenticate(request)
-        sub = self._table.get(request.match_info["id"])
-        if sub is None or (sub.owner_id, sub.client_id) != (who.person_id, who.client_id):
-            raise not_found("subscriptionId")
-        return sub
-
-    async def create(self, request: web.Request) -> web.Response:
-        """``POST /subscription``."""
-        who = self._oauth.authenticate(request)
-        body = await read_json_object(request)
-        filters = _filters(body)
-        delivery = body.get("deliveryMode")
-        if delivery is None:
-            raise missing("deliveryMode")
-        if not isinstance(delivery, dict):
-            raise invalid("deliveryMode")
-        transport = delivery.get("transportType", "PubNub")
-        if transport != "PubNub":
-            raise invalid("deliveryMode.transportType", "the sandbox delivers over PubNub only")
-        encryption = _encryption(delivery.get("encryption", True))
-        expires_in = self._table.lifetime(_expires_in(body))
-        mine = [
-            s
-            for s in self._table.live()
-            if (s.owner_id, s.client_id) == (who.person_id, who.client_id)
-        ]
-        if len(mine) >= self._config.subscription_limit:
-            raise api_error(403, "SUB-505", "Subscriptions limit is exceeded for this user and app")
-        sub = self._table.create(who.person_id, who.client_id, filters, expires_in, encryption)
-        return web.json_response(self._json(request, sub))
-
-    async def list(self, request: web.Request) -> web.Response:
-        """``GET /subscription``: the caller's live subscriptions through this app."""
-        who = self._oauth.authenticate(request)
-        records = [
-            self._json(request, s)
-            for s in self._table.live()
-            if (s.owner_id, s.client_id) == (who.person_id, who.client_id)
-        ]
-        return web.json_response(
-            {"uri": f"{request.url.origin()}{PREFIX}/subscription", "records": records}
-        )
-
-    async def read(self, request: web.Request) -> web.Response:
-        """``GET /subscription/{id}``."""
-        return web.json_response(self._json(request, self._mine(request)))
-
-    async def update(self, request: web.Request) -> web.Response:
-        """``PUT /subscription/{id}``: new filters (and lifetime); restarts the clock."""
-        sub = self._mine(request)
-        body = await read_json_object(request)
-        sub.event_filters = _filters(body)
-        requested = _expires_in(body)
-        self._table.renew(sub, self._table.lifetime(requested) if requested is not None else None)
-        return web.json_response(self._json(request, sub))
-
-    async def renew(self, request: web.Request) -> web.Response:
-        """``POST /subscription/{id}/renew``: restart the clock, same address and key."""
-        sub = self._mine(request)
-        self._table.renew(sub)
-        return web.json_response(self._json(request, sub))
-
-    async def delete(self, request: web.Request) -> web.Response:
-        """``DELETE /subscription/{id}``."""
-        sub = self._mine(request)
-        self._table.delete(sub.id)
-        return web.Response(status=204)
-
-
-def _filters(body: dict[str, Any]) -> list[str]:
-    raw = body.get("eventFilters")
-    if raw is None:
-        raise missing("eventFilters")
-    if not isinstance(raw, list) or not raw or not all(isinstance(f, str) for f in raw):
-        raise invalid("eventFilters", "a non-empty list of strings")
-    filters: list[str] = []
-    for f in raw:
-        canonical = normalize_filter(f)
-        if canonical is None:
-            raise invalid("eventFilters", f"unsupported event filter {f}")
-        if canonical not in filters:
-            filters.append(canonical)
-    return filters
-
-
-def _expires_in(body: dict[str, Any]) -> int | None:
-    value = body.get("expiresIn")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise invalid("expiresIn", "a positive integer number of seconds")
-    return value
-
-
-#: ``deliveryMode.encryption`` as written: a boolean, or the string the seed sends.
-_ENCRYPTION_STRINGS = {"true": True, "false": False}
-
-
-def _encryption(value: object) -> bool:
-    # The seed writes "encryption": "true" (a string) and the platform answers
-    # 200 with the boolean, so both forms are accepted; anything else is a 400.
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value in _ENCRYPTION_STRINGS:
-        return _ENCRYPTION_STRINGS[value]
-    raise invalid("deliveryMode.encryption", 'true or false (a boolean, or the string "true")')

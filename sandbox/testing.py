@@ -146,6 +146,45 @@ class SandboxControl:
             payload["query"] = query
         return dict(self._call("POST", "/act", payload))
 
+    def websocket_state(self) -> dict[str, Any]:
+        """The gateway's ``{"config", "sessions"}`` (each session as the README shows it)."""
+        return dict(self._call("GET", "/websocket"))
+
+    def websocket_config(self, **fields: float) -> dict[str, Any]:
+        """Change gateway settings (``recoveryTimeout=1`` or ``recovery_timeout=1``); all now."""
+        body = {_camel(key): value for key, value in fields.items()}
+        return dict(self._call("POST", "/websocket/config", body)["config"])
+
+    def drop_websockets(self, session_id: str | None = None, person_id: str | None = None) -> int:
+        """Cut sockets without a close frame (one session's, a person's, or all); how many."""
+        body = _ws_selector(session_id, person_id)
+        return int(self._call("POST", "/websocket/drop", body)["dropped"])
+
+    def refuse_websockets(self, seconds: float) -> None:
+        """Answer WebSocket handshakes 503 for ``seconds`` (0 ends it)."""
+        self._call("POST", "/websocket/refuse", {"seconds": seconds})
+
+    def expire_websocket_sessions(
+        self, session_id: str | None = None, person_id: str | None = None
+    ) -> int:
+        """End WebSocket sessions now (sockets closed, subscriptions deleted); how many."""
+        body = _ws_selector(session_id, person_id)
+        return int(self._call("POST", "/websocket/expire", body)["expired"])
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(word.capitalize() for word in rest)
+
+
+def _ws_selector(session_id: str | None, person_id: str | None) -> dict[str, str]:
+    out = {}
+    if session_id is not None:
+        out["session_id"] = session_id
+    if person_id is not None:
+        out["person_id"] = person_id
+    return out
+
 
 def _selector(access_token: str | None, person_id: str | None) -> dict[str, str]:
     out = {}

@@ -15,6 +15,8 @@ API = "/restapi/v1.0"
 ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
     ("POST", "/restapi/oauth/token"): "Auth",
     ("POST", "/restapi/oauth/revoke"): "Auth",
+    # Not in the 1.0.46 spec; WEBSOCKET.md section 1 puts it in Auth (5 a minute).
+    ("POST", "/restapi/oauth/wstoken"): "Auth",
     ("POST", f"{API}/glip/posts"): "Light",
     ("GET", f"{API}/glip/posts"): "Light",
     ("DELETE", f"{API}/glip/chats/{{chatId}}/posts/{{postId}}"): "Medium",

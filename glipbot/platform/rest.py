@@ -164,6 +164,11 @@ class RestClient:
         result: dict[str, Any] = self._call(method, template, path=path, json_body=json_body)
         return result
 
+    def ws_token(self) -> dict[str, Any]:
+        """A single-use WebSocket token: ``{uri, ws_access_token, expires_in}`` (Auth group)."""
+        result: dict[str, Any] = self._call("POST", "/restapi/oauth/wstoken", json_body={})
+        return result
+
     # -- posts -----------------------------------------------------------------
 
     def create_post(

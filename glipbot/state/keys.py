@@ -57,6 +57,18 @@ class Keys:
         """String: the person id behind a static bot token (keyed by the token's hash)."""
         return f"{self.prefix}token:owner_id:{token_fingerprint}"
 
+    # -- installations (glipbot/state/installations.py) ---------------------
+
+    @property
+    def installations(self) -> str:
+        """Hash: bot extension id → the installation as JSON (with its token)."""
+        return f"{self.prefix}installations"
+
+    @property
+    def installations_version(self) -> str:
+        """Counter: incremented at every change of an installation."""
+        return f"{self.prefix}installations:version"
+
     # -- listener (listener/) ------------------------------------------------
 
     @property
@@ -102,6 +114,11 @@ class Keys:
     def subscriptions_created(self) -> str:
         """Set: ids of subscriptions this bot created, so stale ones can be deleted."""
         return f"{self.prefix}subscription:created"
+
+    @property
+    def websocket_session(self) -> str:
+        """String (JSON): the WebSocket session to recover (``wsc``, subscription id, times)."""
+        return f"{self.prefix}websocket:session"
 
     @property
     def timetoken(self) -> str:

@@ -13,6 +13,7 @@ from listener.subscription.info import (
     EVENT_FILTERS,
     OnChange,
     SubscriptionApi,
+    SubscriptionHolder,
     SubscriptionInfo,
 )
 from listener.subscription.keeper import MIN_RETRY, RETRY_POLICY, SubscriptionKeeper
@@ -25,6 +26,7 @@ __all__ = [
     "GapLog",
     "OnChange",
     "SubscriptionApi",
+    "SubscriptionHolder",
     "SubscriptionInfo",
     "SubscriptionKeeper",
 ]

@@ -61,5 +61,37 @@ class SubscriptionInfo:
         )
 
 
+class SubscriptionHolder(Protocol):
+    """What health and the ops inbox read of whoever keeps the reign's subscription.
+
+    :class:`~listener.subscription.keeper.SubscriptionKeeper` (PubNub) and
+    :class:`~listener.transports.websocket.WebSocketSession` are both one.
+    """
+
+    last_error: Exception | None
+
+    @property
+    def failures(self) -> int:
+        """Failed attempts in a row; 0 after a success."""
+        ...
+
+    @property
+    def subscription_id(self) -> str | None:
+        """The live subscription's id, or None."""
+        ...
+
+    def live(self) -> bool:
+        """Whether events are being delivered now."""
+        ...
+
+    def expires_in(self) -> float | None:
+        """Seconds until the subscription expires, or None (none, or no expiry)."""
+        ...
+
+    def request(self, command: str) -> None:
+        """Ops hook: ``renew`` or ``recreate``."""
+        ...
+
+
 #: ``on_change(new, old)``: move the transport to ``new`` (``old`` is None at first).
 OnChange = Callable[[SubscriptionInfo, SubscriptionInfo | None], Awaitable[None]]

@@ -111,6 +111,11 @@ class SubscriptionKeeper:
         return None if self.current is None else self.current.expires_at - self._clock()
 
     @property
+    def subscription_id(self) -> str | None:
+        """The current subscription's id, or None."""
+        return None if self.current is None else self.current.id
+
+    @property
     def failures(self) -> int:
         """Failed attempts in a row (renewal, creation or check); 0 after a success."""
         return self._failures

@@ -1,4 +1,4 @@
-"""Transports: how a notification reaches the listener (PubNub now, WebSocket later).
+"""Transports: how a notification reaches the listener (PubNub, or WebSocket).
 
 The path of one event starts here. A transport receives the platform's
 notifications for one subscription (``address`` + ``subscriber_key``) and
@@ -8,7 +8,10 @@ forever; it resumes from a timetoken when given one (see
 :mod:`listener.resume`); it never raises out of the callback path. Ingest
 does everything else.
 
-Implementations: :class:`listener.transports.pubnub.PubNubTransport`.
+Implementations: :class:`listener.transports.pubnub.PubNubTransport`; over
+WebSocket the subscription lives in the gateway session, so
+:class:`listener.transports.websocket.WebSocketSession` keeps both and is
+only a :class:`Receiver` (see :mod:`listener.transports.websocket`).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-__all__ = ["OnMessage", "Transport", "TransportStats"]
+__all__ = ["OnMessage", "Receiver", "Transport", "TransportStats"]
 
 #: ``on_message(channel, timetoken, payload)``: must not block; may raise (the
 #: transport guards it).
@@ -32,16 +35,20 @@ class TransportStats:
     callback_errors: int = 0
 
 
-class Transport(Protocol):
-    """Delivers one subscription's notifications to ``on_message``."""
+class Receiver(Protocol):
+    """What the leadership loop and health need of any transport."""
 
     stats: TransportStats
+
+    async def stop(self) -> None:
+        """Stop receiving and release every connection; safe to call twice."""
+
+
+class Transport(Receiver, Protocol):
+    """Delivers one PubNub-style subscription's notifications to ``on_message``."""
 
     async def start(self, address: str, subscriber_key: str, resume_timetoken: int | None) -> None:
         """Start receiving on ``address``, from ``resume_timetoken`` when given (else now)."""
 
     async def move(self, address: str, subscriber_key: str, resume_timetoken: int | None) -> None:
         """Switch to another channel and key (a re-created subscription) without a gap."""
-
-    async def stop(self) -> None:
-        """Stop receiving and release every connection; safe to call twice."""

@@ -106,11 +106,15 @@ def folder(tmp_path: Path) -> Iterator[Path]:
             ProcessGroup(pid).signal(signal.SIGKILL)
 
 
-def test_the_demo_plays_the_seed_scenario_and_stops_everything(folder: Path) -> None:
-    """Given no configuration, when the demo runs, then John is greeted, his flight is
-    booked in the seed's words, the transcript is the README's, and every program it
-    started is gone afterwards."""
-    done = _run(folder, "demo", "--exit")
+@pytest.mark.parametrize("transport", ["pubnub", "websocket"])
+def test_the_demo_plays_the_seed_scenario_and_stops_everything(
+    folder: Path, transport: str
+) -> None:
+    """Given no configuration (or only NOTIFICATION_TRANSPORT), when the demo runs, then
+    John is greeted, his flight is booked in the seed's words, the transcript is the
+    README's, and every program it started is gone afterwards."""
+    env = {**_env(), "NOTIFICATION_TRANSPORT": transport}
+    done = _run(folder, "demo", "--exit", env=env)
 
     assert done.returncode == 0, done.stdout + done.stderr + _logs(folder)
     out = done.stdout
@@ -120,6 +124,8 @@ def test_the_demo_plays_the_seed_scenario_and_stops_everything(folder: Path) -> 
     assert "Watch the tasks in Flower: http://127.0.0.1:" in out
     assert not (folder / ".run" / "stack.json").exists()
     assert _running_in(folder) == []
+    listener_log = (folder / ".run" / "listener.log").read_text()
+    assert ("websocket_subscribed" in listener_log) == (transport == "websocket")
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP"])

@@ -38,6 +38,20 @@ def sb(sandbox_process: SandboxProcess) -> SandboxProcess:
     return sandbox_process
 
 
+@pytest.fixture
+def gw(sb: SandboxProcess) -> Iterator[SandboxProcess]:
+    """The shared sandbox from its seed state, reset again afterwards (gateway settings too).
+
+    The sandbox must log no error while the test runs.
+    """
+    logged = len(sb.stderr())
+    yield sb
+    sb.control.reset()
+    new_output = sb.stderr()[logged:]
+    assert "Traceback" not in new_output, new_output
+    assert " ERROR " not in new_output, new_output
+
+
 @pytest.fixture(scope="session")
 def short_process() -> Iterator[SandboxProcess]:
     """A sandbox whose tokens, subscriptions and rate window last seconds."""

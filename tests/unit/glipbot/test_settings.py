@@ -221,6 +221,16 @@ def test_a_real_app_without_a_login_is_refused_at_start() -> None:
         ("PUBNUB_ORIGIN", "127.0.0.1:70000", "PUBNUB_ORIGIN must be host or host:port"),
         ("RINGCENTRAL_SERVER_URL", "https://:443", "RINGCENTRAL_SERVER_URL must be an http://"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT must be one of auto, json, console, not 'xml'"),
+        (
+            "NOTIFICATION_TRANSPORT",
+            "webhook",
+            "NOTIFICATION_TRANSPORT must be one of pubnub, websocket, not 'webhook'",
+        ),
+        (
+            "WEBSOCKET_HEARTBEAT_INTERVAL",
+            "0",
+            "WEBSOCKET_HEARTBEAT_INTERVAL must be greater than 0, not 0",
+        ),
         ("BOT_APP", "tasks smartfriend", "BOT_APP must be module:attribute"),
     ],
 )
