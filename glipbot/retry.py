@@ -117,7 +117,14 @@ def classify(error: Exception) -> Exception:
 
 
 def root_cause(error: Exception) -> Exception:
-    """The platform error behind ``error`` (a bot handler wraps the one it met)."""
+    """The platform error behind ``error`` (a bot handler wraps the one it met).
+
+    A chain that loops (an error re-raised from itself) ends where it loops.
+    """
+    seen = {id(error)}
     while isinstance(error.__cause__, PlatformError) and isinstance(error, PlatformError):
+        if id(error.__cause__) in seen:
+            break
         error = error.__cause__
+        seen.add(id(error))
     return error

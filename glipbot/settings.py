@@ -145,6 +145,13 @@ def _host_port(value: str) -> str | None:
     return "must be host or host:port (no scheme), with a port from 1 to 65535"
 
 
+def _http_url_or_empty(value: str) -> str | None:
+    problem = _http_url(value)
+    if value == "" or problem is None:
+        return None
+    return f"must be empty or {problem.removeprefix('must be ')}"
+
+
 _MODULE_ATTRIBUTE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*(:[A-Za-z_]\w*)?")
 
 
@@ -302,6 +309,13 @@ class Settings:
         "address `/healthz` and `/metrics` listen on (`0.0.0.0`: every interface, "
         "as the container images set)",
         check=_ip_or_host_name,
+    )
+    bot_redirect_uri: str = setting(
+        "BOT_REDIRECT_URI",
+        "",
+        "the app's registered OAuth redirect URI, sent in a public install's code exchange "
+        "(empty: the URL the install request arrived at, `scheme://host/bot/oauth`)",
+        check=_http_url_or_empty,
     )
     subscription_check_interval: float = setting(
         "SUBSCRIPTION_CHECK_INTERVAL",

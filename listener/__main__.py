@@ -14,13 +14,17 @@ import asyncio
 import logging
 import signal
 import sys
+from functools import partial
 
 from glipbot.errors import ConfigError
 from glipbot.logging import configure_logging, get_logger
 from glipbot.platform import connect
+from glipbot.platform.installs import InstallCalls, configured_identity
 from glipbot.settings import Settings, variables
+from glipbot.state.installations import InstallationStore
 from glipbot.unknown_variables import warn_unknown
 from listener.backfill import Backfill
+from listener.configured import keep_configured
 from listener.service import ListenerService
 
 log = get_logger("listener")
@@ -29,7 +33,19 @@ log = get_logger("listener")
 async def _main(settings: Settings) -> None:
     platform = connect(settings)
     backfill = Backfill(platform.rest, platform.tokens.owner_id)
-    service = ListenerService(settings, platform.rest, platform.redis, backfill=backfill)
+    installs = InstallCalls(settings, platform.rest.transport)
+    service = ListenerService(
+        settings, platform.rest, platform.redis, backfill=backfill, installs=installs
+    )
+    # The configured bot is an installation too; recorded beside the run, never in its way.
+    configured = asyncio.create_task(
+        keep_configured(
+            partial(configured_identity, platform.tokens, installs),
+            InstallationStore(platform.redis, platform.keys),
+            service.metrics,
+        ),
+        name="configured_installation",
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -47,6 +63,7 @@ async def _main(settings: Settings) -> None:
     finally:
         # Whatever ended the run, what is left (the executor's threads included) is bounded.
         service.watchdog.shutdown_requested()
+        configured.cancel()
         platform.close()
 
 

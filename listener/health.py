@@ -2,6 +2,7 @@
 
 The body of ``/healthz`` is :meth:`listener.status.Status.snapshot` (also
 mirrored in Redis); ``/metrics`` is :meth:`listener.metrics.Metrics.render`.
+More routes share the port (``routes``: ``/bot/oauth``, :mod:`listener.install`).
 
 Status rules (:func:`judge`, which also gives the reason; :func:`evaluate`):
 
@@ -21,7 +22,7 @@ Status rules (:func:`judge`, which also gives the reason; :func:`evaluate`):
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from aiohttp import web
@@ -97,9 +98,16 @@ class HealthServer:
     """An aiohttp server answering from ``snapshot()`` (the ``/healthz`` body) and metrics."""
 
     def __init__(
-        self, snapshot: Callable[[], dict[str, Any]], metrics: Metrics, *, host: str, port: int
+        self,
+        snapshot: Callable[[], dict[str, Any]],
+        metrics: Metrics,
+        *,
+        host: str,
+        port: int,
+        routes: Iterable[web.AbstractRouteDef] = (),
     ) -> None:
         self._snapshot = snapshot
+        self._routes = list(routes)
         self._metrics = metrics
         self._host = host
         self._port = port
@@ -111,6 +119,7 @@ class HealthServer:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics_text)
+        app.router.add_routes(self._routes)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)

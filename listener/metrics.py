@@ -3,7 +3,7 @@
 Every step of an event's path counts here: the transport (``redelivered``,
 ``reconnects``, ``websocket_*``), ingest (``events_received``, ``dead_letters`` by reason,
 ``duplicates``, ``enqueued``, ``fenced``), the subscription keeper, the
-lease, the ops inbox, and the leadership loop's bounded steps
+lease, the ops inbox, bot installations (``installs``), and the leadership loop's bounded steps
 (``tasks_abandoned``, ``step_timeouts``, ``step_failures``). ``/metrics``
 renders them (:meth:`Metrics.render`) and the status mirror carries a flat
 :meth:`Metrics.snapshot`.
@@ -60,6 +60,7 @@ COUNTERS: dict[str, str] = {
     "backfill_truncated": "Chats backfill did not read in full (past its page or chat bounds)",
     "backfill_failures": "Backfill runs that failed (the platform or Redis refused)",
     "subscription_checks_quiet": "Subscription checks made early because the channel was quiet",
+    "installs": "Installations through /bot/oauth (and the configured bot's), by kind and result",
 }
 
 #: The labels of the labelled counters (the others have none).
@@ -73,6 +74,7 @@ LABELS: dict[str, tuple[str, ...]] = {
     "websocket_recoveries": ("result",),
     "websocket_bad_frames": ("reason",),
     "websocket_error_frames": ("code",),
+    "installs": ("kind", "result"),
 }
 
 #: name → help text of gauges (current values).

@@ -26,12 +26,14 @@ from glipbot import log_events as ev
 from glipbot.logging import get_logger
 from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
+from glipbot.state.installations import InstallationStore
 from glipbot.state.keys import Keys
 from listener.backfill import Backfill
 from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
 from listener.commands import CommandInbox
 from listener.enqueue import make_celery_app
 from listener.health import HealthServer
+from listener.install import InstallHandler, InstallPlatform
 from listener.leadership import (
     STEP_SLACK,
     Bounds,
@@ -70,6 +72,7 @@ class ListenerService:
         *,
         transport_factory: TransportFactory | None = None,
         backfill: Backfill | None = None,
+        installs: InstallPlatform | None = None,
     ) -> None:
         self.instance = instance = settings.listener_instance or default_instance()
         keys = Keys(settings.key_prefix)
@@ -120,8 +123,18 @@ class ListenerService:
             bounds=bounds,
             backfill=backfill,
         )
+        # /bot/oauth on every listener, given the platform's install calls.
+        install = (
+            InstallHandler(settings, installs, InstallationStore(sync_redis, keys), metrics)
+            if installs is not None
+            else None
+        )
         self.health = HealthServer(
-            status.snapshot, metrics, host=settings.health_host, port=settings.health_port
+            status.snapshot,
+            metrics,
+            host=settings.health_host,
+            port=settings.health_port,
+            routes=install.routes() if install else (),
         )
         self._health_host = settings.health_host
 

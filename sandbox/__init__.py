@@ -1,8 +1,10 @@
 """A faithful local stand-in for RingCentral (REST, OAuth, Glip, subscriptions) and PubNub.
 
 RingCentral's WebSocket gateway is served at ``/ws`` on the REST port
-(:mod:`sandbox.websocket`). Run it with ``python -m sandbox`` (see ``--help`` and
-``sandbox/README.md``); drive it with :class:`SandboxControl` and :func:`as_person`.
+(:mod:`sandbox.websocket`). It plays many accounts and installs its bot in them as
+RingCentral does (:mod:`sandbox.installations`). Run it with ``python -m sandbox`` (see
+``--help`` and ``sandbox/README.md``); drive it with :class:`SandboxControl` and
+:func:`as_person`.
 It imports nothing of ``glipbot``, ``worker``, ``listener``, ``tasks`` or ``devtools``.
 """
 

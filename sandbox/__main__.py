@@ -10,6 +10,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import signal
 import sys
@@ -129,6 +130,24 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         default=c.DEFAULT_WSTOKEN_LIFETIME,
         help="seconds a ws_access_token from /restapi/oauth/wstoken stays usable",
     )
+    p.add_argument(
+        "--bot-not-ready",
+        type=float,
+        default=c.DEFAULT_BOT_NOT_READY,
+        help="seconds after an installation during which the bot's subscriptions answer SUB-406",
+    )
+    p.add_argument(
+        "--auth-code-lifetime",
+        type=float,
+        default=c.DEFAULT_AUTH_CODE_LIFETIME,
+        help="seconds a public bot's installation code can be exchanged",
+    )
+    p.add_argument(
+        "--redirect-timeout",
+        type=float,
+        default=c.DEFAULT_REDIRECT_TIMEOUT,
+        help="seconds to wait for the app's redirect URI to answer an installation call",
+    )
     p.add_argument("--seed", type=Path, default=c.SEED_PATH, help="seed file (accounts, chats)")
     p.add_argument(
         "--log-level",
@@ -155,6 +174,11 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
             p.error(f"--{name.replace('_', '-')} must be positive")
     if a.ws_recovery_buffer_size < 0:
         p.error("--ws-recovery-buffer-size must not be negative")
+    if not (math.isfinite(a.bot_not_ready) and a.bot_not_ready >= 0):
+        p.error("--bot-not-ready must be a number of seconds, not negative")
+    for name in ("auth_code_lifetime", "redirect_timeout"):
+        if not (math.isfinite(getattr(a, name)) and getattr(a, name) > 0):
+            p.error(f"--{name.replace('_', '-')} must be a positive number of seconds")
     return c.SandboxConfig(
         host=a.host,
         port=a.port,
@@ -173,6 +197,9 @@ def parse_args(argv: list[str] | None = None) -> c.SandboxConfig:
         ws_idle_timeout=a.ws_idle_timeout,
         ws_absolute_timeout=a.ws_absolute_timeout,
         wstoken_lifetime=a.wstoken_lifetime,
+        bot_not_ready=a.bot_not_ready,
+        auth_code_lifetime=a.auth_code_lifetime,
+        redirect_timeout=a.redirect_timeout,
         seed_path=a.seed,
         log_level=a.log_level,
     )

@@ -20,8 +20,11 @@ from sandbox.clock import Clock, system_clock
 from sandbox.config import SandboxConfig
 from sandbox.control import Control
 from sandbox.errors import error_middleware
+from sandbox.extensions import ExtensionEndpoints
 from sandbox.faults import FaultTable, fault_middleware
 from sandbox.glip import GlipEndpoints
+from sandbox.installation_control import InstallationControl
+from sandbox.installations import Installations
 from sandbox.notifications import Notifier
 from sandbox.oauth import OAuth
 from sandbox.posts import PostEndpoints
@@ -58,6 +61,7 @@ class Sandbox:
     hub: PubNubHub
     notifier: Notifier
     websocket: WebSocketGateway
+    installations: Installations
     faults: FaultTable = field(default_factory=FaultTable)
     recorder: Recorder = field(init=False)
 
@@ -66,7 +70,8 @@ class Sandbox:
         self.reset()
 
     def reset(self) -> None:
-        """Everything back to the seed state."""
+        """Everything back to the seed state (no installed accounts)."""
+        self.installations.reset()
         self.store.reset(self.seed)
         self.tokens.reset(self.seed.bot_tokens, self.seed.client_id)
         self.limiter.reset()
@@ -85,18 +90,27 @@ def build(config: SandboxConfig, clock: Clock = system_clock) -> Sandbox:
     subscriptions = SubscriptionTable(config, clock)
     hub = PubNubHub(hold_seconds=config.pubnub_hold, clock=clock)
     websocket = WebSocketGateway(config, tokens, subscriptions, clock)
+    notifier = Notifier(subscriptions, hub, clock, websocket)
+    installations = Installations(config, store, tokens, subscriptions, notifier, websocket, clock)
     return Sandbox(
         config=config,
         seed=seed,
         clock=clock,
         store=store,
         tokens=tokens,
-        oauth=OAuth(store, tokens, clock),
+        oauth=OAuth(
+            store,
+            tokens,
+            clock,
+            codes=installations.codes,
+            removed_error=lambda: installations.settings.removed_error_code,
+        ),
         limiter=RateLimiter(config.rate_window, clock, config.rate_limits),
         subscriptions=subscriptions,
         hub=hub,
-        notifier=Notifier(subscriptions, hub, clock, websocket),
+        notifier=notifier,
         websocket=websocket,
+        installations=installations,
     )
 
 
@@ -133,6 +147,7 @@ def rest_app(sandbox: Sandbox) -> web.Application:
     app.router.add_get(GATEWAY_PATH, gateway.handle)
     app.router.add_routes(GlipEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
     app.router.add_routes(PostEndpoints(sandbox.store, sandbox.oauth, sandbox.notifier).routes())
+    app.router.add_routes(ExtensionEndpoints(sandbox.store, sandbox.oauth).routes())
     app.router.add_routes(
         SubscriptionEndpoints(
             sandbox.subscriptions,
@@ -140,21 +155,30 @@ def rest_app(sandbox: Sandbox) -> web.Application:
             sandbox.config,
             sandbox.clock,
             sockets=gateway,
-            account_id=sandbox.seed.company_id,
+            account_of=lambda person_id: _account_of(sandbox, person_id),
+            not_ready=sandbox.installations.not_ready,
         ).routes()
     )
     app.router.add_routes(Control(sandbox).routes())
     app.router.add_routes(WebSocketControl(gateway).routes())
+    app.router.add_routes(InstallationControl(sandbox.installations, sandbox.clock).routes())
 
     async def close_sockets(_: web.Application) -> None:
+        sandbox.installations.redirects.cancel_all()
         await gateway.shutdown()
 
     async def release(_: web.Application) -> None:
+        await sandbox.installations.redirects.close()
         await gateway.cleanup()
 
     app.on_shutdown.append(close_sockets)
     app.on_cleanup.append(release)
     return app
+
+
+def _account_of(sandbox: Sandbox, person_id: str) -> str:
+    person = sandbox.store.person(person_id)
+    return person.account_id if person is not None else sandbox.seed.company_id
 
 
 def _basic_client(request: web.Request) -> str:

@@ -29,6 +29,14 @@ DEFAULT_WS_ABSOLUTE_TIMEOUT = 86400.0
 #: Seconds a ws token stays usable (the guide's example says 30, the SDKs' comments 600).
 DEFAULT_WSTOKEN_LIFETIME = 60.0
 
+# Installations (BOTS.md §2, §6).
+#: Seconds a newly installed bot's subscription creation answers SUB-406 ("not ready").
+DEFAULT_BOT_NOT_READY = 2.0
+#: Seconds a public bot's authorization code can be exchanged.
+DEFAULT_AUTH_CODE_LIFETIME = 60.0
+#: Seconds the sandbox waits for the app's redirect URI to answer an installation call.
+DEFAULT_REDIRECT_TIMEOUT = 30.0
+
 #: Requests per window of each rate-limit group (RingCentral's defaults).
 RATE_LIMITS: dict[str, int] = {"Light": 50, "Medium": 40, "Heavy": 10, "Auth": 5}
 
@@ -63,5 +71,8 @@ class SandboxConfig:
     ws_idle_timeout: float = DEFAULT_WS_IDLE_TIMEOUT
     ws_absolute_timeout: float = DEFAULT_WS_ABSOLUTE_TIMEOUT
     wstoken_lifetime: float = DEFAULT_WSTOKEN_LIFETIME
+    bot_not_ready: float = DEFAULT_BOT_NOT_READY
+    auth_code_lifetime: float = DEFAULT_AUTH_CODE_LIFETIME
+    redirect_timeout: float = DEFAULT_REDIRECT_TIMEOUT
     seed_path: Path = SEED_PATH
     log_level: str = DEFAULT_LOG_LEVEL

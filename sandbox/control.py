@@ -1,9 +1,10 @@
 """The control API, under ``/sandbox/`` on the REST port (no authentication).
 
 ===========================================  ===============================================
-``POST   /sandbox/reset``                    back to the seed: store, tokens, subscriptions,
-                                             rate limits, faults, recorder, PubNub hub,
-                                             WebSocket gateway (sessions, settings)
+``POST   /sandbox/reset``                    back to the seed: store (no installed
+                                             accounts), tokens, subscriptions, rate limits,
+                                             faults, recorder, PubNub hub, WebSocket gateway
+                                             (sessions, settings), installations (settings)
 ``POST   /sandbox/faults``                   ``{"method"?, "path" (glob), "count"?=1,
                                              "status"?, "retryAfter"?, "hang"?, "after"?}``
 ``GET    /sandbox/faults``                   the active rules
@@ -24,7 +25,8 @@
 ===========================================  ===============================================
 
 The WebSocket gateway's endpoints (``/sandbox/websocket/...``) are in
-:mod:`sandbox.websocket.control`.
+:mod:`sandbox.websocket.control`; the installations' (``/sandbox/installations...``)
+in :mod:`sandbox.installation_control`.
 
 Every answer is JSON; a bad control request answers 400 with the classic body.
 """
@@ -189,6 +191,8 @@ class Control:
                 "liveTokensPerPerson": sessions,
                 "pubnubPaused": bool(sb.hub.paused),
                 "faults": [f.to_json() for f in sb.faults.faults],
+                "accounts": len(sb.store.directory.accounts),
+                "installations": len(sb.installations.all()),
                 "groups": len(sb.store.groups),
                 "posts": sum(len(p) for p in sb.store.posts.values()),
                 "recordedRequests": len(sb.recorder.records),

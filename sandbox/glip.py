@@ -5,6 +5,12 @@ members. Reading, posting in, or editing a chat you are not in answers 404
 ``CMN-102`` (``groupId``), exactly as an unknown id, so ids do not leak.
 ``bulk-assign`` on a chat that is not a Team answers 403. Reading, editing and
 deleting one post are in :mod:`sandbox.posts`.
+
+Accounts are isolated (:mod:`sandbox.accounts`): chats hold people of one
+account only, so a person sees only their own account's chats and posts.
+Reading a person of another account answers 403 ``CMN-403`` (the spec's "You
+do not have permissions to get such kind of information"); a chat created
+with, or a Team given, a person of another account answers 403 ``CMN-403``.
 """
 
 from __future__ import annotations
@@ -94,6 +100,7 @@ class GlipEndpoints:
         if kind not in ("PrivateChat", "Team"):
             raise invalid("type", "PrivateChat or Team")
         members = self._members(body.get("members", []), "members")
+        self._same_account(who, members)
         others = [m for m in members if m != who.person_id]
         if kind == "PrivateChat":
             if len(set(others)) != 1:
@@ -153,6 +160,7 @@ class GlipEndpoints:
         removed = self._members(body.get("removedPersonIds", []), "removedPersonIds")
         if group.type != "Team":
             raise forbidden("Members can be assigned to a Team only")
+        self._same_account(who, added)
         joined, left = self._store.change_members(group, added, removed)
         for person in joined:
             self._notifier.group_event("GroupJoined", group, [person])
@@ -170,6 +178,8 @@ class GlipEndpoints:
             person = self._store.person(who.person_id if pid == "~" else pid)
             if person is None:
                 raise not_found("personId")
+            if not self._store.directory.same_account(who.person_id, person.id):
+                raise forbidden("You do not have permissions to get such kind of information")
             return self._store.person_json(person)
 
         return _one_or_batch(_split_ids(request.match_info["ids"], "personId"), one)
@@ -181,6 +191,16 @@ class GlipEndpoints:
         if group is None:
             raise not_found("groupId")
         return group
+
+    def _same_account(self, who: Identity, person_ids: list[str]) -> None:
+        """403 when any of ``person_ids`` belongs to another account than the caller."""
+        directory = self._store.directory
+        foreign = [p for p in person_ids if not directory.same_account(who.person_id, p)]
+        if foreign:
+            raise forbidden(
+                "Persons of another account cannot be members of your chats: "
+                + ", ".join(dict.fromkeys(foreign))
+            )
 
     def _members(self, raw: object, field: str) -> list[str]:
         """Person ids from ids, emails, or ``{id}``/``{email}`` objects."""

@@ -4,7 +4,12 @@ Envelope: ``{uuid, event, timestamp, subscriptionId, ownerId, body}`` where
 ``event`` is the event filter and ``body`` the object plus ``eventType``.
 Each live subscription whose filter covers the event and whose owner is a
 recipient gets its own envelope: a PubNub one encrypted with its own key (unless
-``encryption`` is off), a WebSocket one as plain JSON to the gateway.
+``encryption`` is off), a WebSocket one as plain JSON to the gateway. Only the
+recipients' subscriptions are looked at (the table's owner index).
+
+A removed bot's subscriptions to ``/restapi/v1.0/account/~/extension/~`` get
+``{"extensionId", "eventType": "Delete"}`` under the event
+``/restapi/v1.0/account/~/extension/<botId>`` (BOTS.md §5).
 """
 
 from __future__ import annotations
@@ -18,8 +23,10 @@ from sandbox import crypto
 from sandbox.clock import Clock, iso
 from sandbox.store import Group, Post
 from sandbox.subscriptions import (
+    EXTENSION,
     GLIP_GROUPS,
     GLIP_POSTS,
+    PREFIX,
     WEBSOCKET,
     Subscription,
     SubscriptionTable,
@@ -74,14 +81,25 @@ class Notifier:
         body = {**group.to_json(), "eventType": event_type}
         return self.emit(GLIP_GROUPS, body, persons)
 
-    def emit(self, event: str, body: dict[str, Any], recipients: list[str]) -> int:
-        """Publish ``body`` under ``event`` to each matching subscription; return how many."""
-        wanted = set(recipients)
+    def extension_deleted(self, extension_id: str) -> int:
+        """``Delete`` of an extension (an uninstalled bot) to its own extension subscriptions."""
+        body = {"extensionId": extension_id, "eventType": "Delete"}
+        event = f"{PREFIX}/account/~/extension/{extension_id}"
         sent = 0
-        for sub in self._subscriptions.live():
-            if sub.owner_id in wanted and event in sub.event_filters:
+        for sub in self._subscriptions.of_owner(extension_id):
+            if EXTENSION in sub.event_filters:
                 self._publish(sub, event, body)
                 sent += 1
+        return sent
+
+    def emit(self, event: str, body: dict[str, Any], recipients: list[str]) -> int:
+        """Publish ``body`` under ``event`` to each matching subscription; return how many."""
+        sent = 0
+        for owner in dict.fromkeys(recipients):
+            for sub in self._subscriptions.of_owner(owner):
+                if event in sub.event_filters:
+                    self._publish(sub, event, body)
+                    sent += 1
         return sent
 
     def _publish(self, sub: Subscription, event: str, body: dict[str, Any]) -> None:

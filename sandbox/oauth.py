@@ -8,6 +8,9 @@ Client authentication is HTTP Basic ``client_id:client_secret``. Grants:
   sandbox defines the JWT as HS256-signed with the **client secret**; ``sub``
   is the person's id or email; ``exp`` (epoch seconds) is checked when present.
 - ``refresh_token``: single-use rotation (see :mod:`sandbox.tokens`).
+- ``authorization_code`` with ``code`` and ``redirect_uri``: a public bot's
+  installation code (:mod:`sandbox.auth_codes`), exchanged once for the bot's
+  permanent token (no refresh token).
 
 Optional ``access_token_ttl`` shortens the access token's life (never
 lengthens it past ``--token-lifetime``).
@@ -21,8 +24,9 @@ import hashlib
 import hmac
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -33,6 +37,13 @@ from sandbox.store import Store
 from sandbox.tokens import Session, TokenTable
 
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+CODE_GRANT = "authorization_code"
+#: What a call with a removed extension's token answers (BOTS.md §3), by error code.
+REMOVED_ERRORS = {
+    "OAU-232": "Extension not found",
+    "CMN-405": "Login to extension required",
+}
+DEFAULT_REMOVED_ERROR = "OAU-232"
 _TOKEN_CHARS = re.compile(r"^[A-Za-z0-9._~+/=-]{8,}$")  # RFC 6750 b64token
 
 
@@ -42,10 +53,6 @@ class Identity:
 
     person_id: str
     client_id: str
-
-
-def _digits(value: str) -> str:
-    return "".join(c for c in value if c.isdigit())
 
 
 def _bad_grant(description: str, code: str = "OAU-140") -> ApiError:
@@ -60,13 +67,35 @@ def _bearer(request: web.Request) -> str | None:
     return token.strip() if scheme.lower() == "bearer" else ""
 
 
-class OAuth:
-    """The token endpoints and the bearer check of every API call."""
+class Codes(Protocol):
+    """What the token endpoint needs of :class:`sandbox.auth_codes.AuthCodeTable`."""
 
-    def __init__(self, store: Store, tokens: TokenTable, clock: Clock) -> None:
+    def redeem(self, value: str, client_id: str, redirect_uri: str) -> str:
+        """Use a code up; the bot id it was issued for (raises :class:`ApiError`)."""
+        ...
+
+
+class OAuth:
+    """The token endpoints and the bearer check of every API call.
+
+    ``codes`` serves the ``authorization_code`` grant (none: the grant is
+    unsupported); ``removed_error`` names the error code a removed extension's
+    token answers (a key of :data:`REMOVED_ERRORS`), read at each call.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        tokens: TokenTable,
+        clock: Clock,
+        codes: Codes | None = None,
+        removed_error: Callable[[], str] = lambda: DEFAULT_REMOVED_ERROR,
+    ) -> None:
         self._store = store
         self._tokens = tokens
         self._clock = clock
+        self._codes = codes
+        self._removed_error = removed_error
 
     # bearer authentication
 
@@ -85,6 +114,9 @@ class OAuth:
         state, session = self._tokens.lookup(token)
         if state == "expired":
             raise api_error(401, "OAU-128", "Access token expired")
+        if state == "removed":
+            code = self._removed_error()
+            raise api_error(401, code, REMOVED_ERRORS.get(code, "Extension not found"))
         if session is None:
             raise api_error(401, "OAU-213", "Token not found")
         request["who"] = session.person_id
@@ -127,6 +159,10 @@ class OAuth:
                 raise _bad_grant("Token not found or expired", "OAU-211")
             request["who"] = session.person_id
             return web.json_response(session.token_response(self._now()))
+        elif grant == CODE_GRANT and self._codes is not None:
+            session = self._exchange(form, client_id)
+            request["who"] = session.person_id
+            return web.json_response(session.token_response(self._now()))
         elif not grant:
             raise ApiError(400, oauth_body("invalid_request", "grant_type is required", "OAU-121"))
         else:
@@ -151,6 +187,17 @@ class OAuth:
             request["who"] = session.person_id
             self._tokens.revoke(session)
         return web.Response(status=200)
+
+    def _exchange(self, form: dict[str, str], client_id: str) -> Session:
+        """A public bot's installation code for the bot's permanent token (once)."""
+        assert self._codes is not None
+        code = form.get("code", "")
+        if not code:
+            raise ApiError(400, oauth_body("invalid_request", "code is required", "OAU-121"))
+        bot_id = self._codes.redeem(code, client_id, form.get("redirect_uri", ""))
+        if self._store.person(bot_id) is None:  # uninstalled before the exchange
+            raise _bad_grant("Invalid authorization code", "OAU-106")
+        return self._tokens.issue_bot(bot_id, client_id)
 
     # helpers
 
@@ -205,18 +252,9 @@ class OAuth:
         return person
 
     def _find_login(self, username: str, extension: str) -> SeedPerson | None:
-        if "@" in username:
-            return self._store.person_by_email(username)
-        number = _digits(username)
-        if not number:
-            return None
-        for p in self._store.persons.values():
-            if extension and number == _digits(self._store.seed.main_number):
-                if p.extension_number == extension:
-                    return p
-            elif p.phone_number and _digits(p.phone_number) == number:
-                return p
-        return None
+        person = self._store.directory.find_login(username, extension)
+        # A bot extension has no password; its password grant fails as a wrong one.
+        return person if person is not None and person.password else None
 
     def _jwt_login(self, assertion: str) -> SeedPerson:
         claims = _verify_jwt(assertion, self._store.seed.client_secret)

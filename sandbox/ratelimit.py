@@ -43,6 +43,7 @@ ROUTE_GROUPS: list[tuple[str, re.Pattern[str], str]] = [
         ("PUT", r"^/restapi/v1\.0/subscription/[^/]+/?$", "Medium"),
         ("DELETE", r"^/restapi/v1\.0/subscription/[^/]+/?$", "Medium"),
         ("POST", r"^/restapi/v1\.0/subscription/[^/]+/renew/?$", "Light"),
+        ("GET", r"^/restapi/v1\.0/account/[^/]+/extension/[^/]+$", "Light"),
     ]
 ]
 DEFAULT_GROUP = "Light"

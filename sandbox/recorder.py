@@ -1,6 +1,7 @@
 """The request recorder: every REST call the sandbox answered, for tests to assert on.
 
-Secrets in bodies (passwords, assertions, tokens, client secrets) are masked.
+Secrets in bodies (passwords, assertions, tokens, authorization codes, client secrets) are
+masked.
 Control calls (``/sandbox/...``) and WebSocket handshakes (``/ws``) are not
 recorded; the REST calls made over a socket are.
 """
@@ -26,6 +27,7 @@ SECRET_KEYS = frozenset(
         "access_token",
         "token",
         "encryptionKey",
+        "code",
     }
 )
 MAX_RECORDS = 10000

@@ -1,4 +1,4 @@
-"""The accounts a sandbox starts with (and returns to on reset), read from JSON.
+"""The account a sandbox starts with (and returns to on reset), read from JSON.
 
 The default file is ``sandbox/seed.json``; ``--seed FILE`` replaces it. Shape::
 
@@ -25,7 +25,11 @@ class SeedError(ValueError):
 
 @dataclass(frozen=True)
 class SeedPerson:
-    """One account: a person who can log in and chat."""
+    """A person (a user, or a bot extension) who can log in and chat, in one account.
+
+    The seed's people belong to the seed's company; installations
+    (:mod:`sandbox.installations`) make more of them in their own accounts.
+    """
 
     id: str
     first_name: str
@@ -36,6 +40,8 @@ class SeedPerson:
     phone_number: str = ""
     birthday: str = ""
     bot: bool = False
+    #: The account (company) the person belongs to.
+    account_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Seed:
     persons: tuple[SeedPerson, ...]
     bot_tokens: dict[str, str] = field(repr=False)  # token -> person id
     groups: tuple[SeedGroup, ...] = ()
+    company_name: str = ""
 
 
 def load_seed(path: Path) -> Seed:
@@ -76,6 +83,7 @@ def load_seed(path: Path) -> Seed:
 
 
 def _parse(raw: dict[str, Any]) -> Seed:
+    company_id = str(raw["company"]["id"])
     persons = tuple(
         SeedPerson(
             id=str(p["id"]),
@@ -87,6 +95,7 @@ def _parse(raw: dict[str, Any]) -> Seed:
             phone_number=str(p.get("phoneNumber", "")),
             birthday=str(p.get("birthday", "")),
             bot=bool(p.get("bot", False)),
+            account_id=company_id,
         )
         for p in raw["persons"]
     )
@@ -112,8 +121,9 @@ def _parse(raw: dict[str, Any]) -> Seed:
     return Seed(
         client_id=str(raw["app"]["clientId"]),
         client_secret=str(raw["app"]["clientSecret"]),
-        company_id=str(raw["company"]["id"]),
+        company_id=company_id,
         main_number=str(raw["company"].get("mainNumber", "")),
+        company_name=str(raw["company"].get("name", "")),
         persons=persons,
         bot_tokens=tokens,
         groups=groups,

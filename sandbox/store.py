@@ -3,7 +3,9 @@
 The store applies the platform's rules (who may see and change what) and
 returns plain JSON-ready dicts shaped as the OpenAPI spec's responses. It
 knows nothing of HTTP. Ids keep increasing across resets, so an id seen
-before a reset never names a different object after it.
+before a reset never names a different object after it. People and their
+accounts are in :attr:`Store.directory` (:mod:`sandbox.accounts`); each
+person's chats are indexed, so nothing scans every chat of the sandbox.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox.accounts import Directory
 from sandbox.clock import Clock, iso
 from sandbox.seed import Seed, SeedPerson
 
@@ -83,56 +86,75 @@ class Post:
 
 
 class Store:
-    """Persons (from the seed, read-only), groups and posts."""
+    """Persons and accounts (:attr:`directory`), groups and posts."""
 
     def __init__(self, seed: Seed, clock: Clock) -> None:
         self._clock = clock
         self._group_ids = itertools.count(_FIRST_GROUP_ID)
         self._post_ids = itertools.count(_FIRST_POST_ID)
         self._attachment_ids = itertools.count(800000001)
+        self.directory = Directory(seed)
         self.reset(seed)
 
     def reset(self, seed: Seed) -> None:
-        """Back to the seed's persons and groups, with no posts."""
+        """Back to the seed's account, persons and groups, with no posts."""
         self.seed = seed
         self._started = self._clock()
-        self.persons: dict[str, SeedPerson] = {p.id: p for p in seed.persons}
-        self._by_email = {p.email: p for p in seed.persons}
+        self.directory.reset(seed)
+        self._joined: dict[str, float] = {}  # person id -> when added after the seed
         self.groups: dict[str, Group] = {}
         self.posts: dict[str, list[Post]] = {}  # group id -> oldest first
+        self._chats_of: dict[str, dict[str, None]] = {}  # person id -> their group ids
         for g in seed.groups:
-            self.groups[g.id] = Group(
-                id=g.id,
-                type=g.type,
-                members=list(g.members),
-                created=self._started,
-                modified=self._started,
-                name=g.name,
-                description=g.description,
-                is_public=g.is_public,
+            self._index(
+                Group(
+                    id=g.id,
+                    type=g.type,
+                    members=list(g.members),
+                    created=self._started,
+                    modified=self._started,
+                    name=g.name,
+                    description=g.description,
+                    is_public=g.is_public,
+                )
             )
-            self.posts[g.id] = []
 
     # persons
 
+    @property
+    def persons(self) -> dict[str, SeedPerson]:
+        """Every person by id (the directory's)."""
+        return self.directory.persons
+
     def person(self, person_id: str) -> SeedPerson | None:
         """The person with this id, or None."""
-        return self.persons.get(person_id)
+        return self.directory.person(person_id)
 
     def person_by_email(self, email: str) -> SeedPerson | None:
         """The person with this email (case-insensitive), or None."""
-        return self._by_email.get(email.strip().lower())
+        return self.directory.person_by_email(email)
+
+    def add_person(self, person: SeedPerson) -> SeedPerson:
+        """Add a person to their account (an installation's bot or people)."""
+        self._joined[person.id] = self._clock()
+        return self.directory.add_person(person)
+
+    def remove_person(self, person_id: str) -> SeedPerson | None:
+        """Remove a person (an uninstalled bot); their chats and posts stay as they are."""
+        self._joined.pop(person_id, None)
+        return self.directory.remove_person(person_id)
 
     def person_json(self, person: SeedPerson) -> dict[str, Any]:
         """The Person object of the spec: never the password or the birthday."""
+        since = self._joined.get(person.id, self._started)
         return {
             "id": person.id,
             "firstName": person.first_name,
             "lastName": person.last_name,
             "email": person.email,
-            "companyId": self.seed.company_id,
-            "creationTime": iso(self._started),
-            "lastModifiedTime": iso(self._started),
+            "companyId": person.account_id,
+            "creationTime": iso(since),
+            "lastModifiedTime": iso(since),
         }
 
     def display_name(self, person_id: str) -> str:
@@ -145,21 +167,21 @@ class Store:
     def visible_group(self, group_id: str, caller: str) -> Group | None:
         """The group if ``caller`` is a member (others' chats are invisible), else None."""
         group = self.groups.get(group_id)
-        return group if group is not None and caller in group.members else None
+        return group if group is not None and group_id in self._chats_of.get(caller, ()) else None
 
     def groups_of(self, caller: str, types: set[str] | None = None) -> list[Group]:
         """The caller's groups, newest first, optionally only of some types."""
         found = [
             g
-            for g in self.groups.values()
-            if caller in g.members and (not types or g.type in types)
+            for g in (self.groups[gid] for gid in self._chats_of.get(caller, ()))
+            if not types or g.type in types
         ]
         return sorted(found, key=lambda g: int(g.id), reverse=True)
 
     def find_private_chat(self, a: str, b: str) -> Group | None:
         """The PrivateChat between two persons, if it exists."""
-        for g in self.groups.values():
-            if g.type == "PrivateChat" and set(g.members) == {a, b}:
+        for g in self.groups_of(a, {"PrivateChat"}):
+            if set(g.members) == {a, b}:
                 return g
         return None
 
@@ -184,8 +206,13 @@ class Store:
             description=description,
             is_public=is_public,
         )
+        return self._index(group)
+
+    def _index(self, group: Group) -> Group:
         self.groups[group.id] = group
         self.posts[group.id] = []
+        for person in group.members:
+            self._chats_of.setdefault(person, {})[group.id] = None
         return group
 
     def change_members(
@@ -196,6 +223,10 @@ class Store:
         group.members.extend(really_added)
         really_removed = [p for p in dict.fromkeys(removed) if p in group.members]
         group.members[:] = [m for m in group.members if m not in really_removed]
+        for person in really_added:
+            self._chats_of.setdefault(person, {})[group.id] = None
+        for person in really_removed:
+            self._chats_of.get(person, {}).pop(group.id, None)
         if really_added or really_removed:
             group.modified = self._clock()
         return really_added, really_removed

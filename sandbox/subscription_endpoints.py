@@ -4,10 +4,16 @@ PubNub subscriptions are made over HTTP. WebSocket ones only over a socket of
 the gateway: its ``ClientRequest`` frames reach these endpoints as proxied
 calls that :class:`SocketSessions` recognises; over plain HTTP, creating or
 updating one answers 400 ``CMN-101``.
+
+Creating one answers 403 ``SUB-406`` ("Not allowed subscribe for events to
+extensions of other account") while the caller is a bot still "not ready"
+after its installation (BOTS.md §6: clients retry), and for an extension
+filter that names another account.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -22,8 +28,11 @@ from sandbox.subscriptions import (
     WEBSOCKET,
     Subscription,
     SubscriptionTable,
+    filter_account,
     normalize_filter,
 )
+
+_SUB_406 = "Not allowed subscribe for events to extensions of other account"
 
 
 class SocketSessions(Protocol):
@@ -52,14 +61,16 @@ class SubscriptionEndpoints:
         config: SandboxConfig,
         clock: Clock,
         sockets: SocketSessions | None = None,
-        account_id: str = "~",
+        account_of: Callable[[str], str] = lambda person_id: "~",
+        not_ready: Callable[[str], bool] = lambda person_id: False,
     ) -> None:
         self._table = table
         self._oauth = oauth
         self._config = config
         self._clock = clock
         self._sockets = sockets
-        self._account_id = account_id
+        self._account_of = account_of
+        self._not_ready = not_ready
 
     def routes(self) -> list[web.RouteDef]:
         """The aiohttp routes, with and without a trailing slash."""
@@ -93,7 +104,9 @@ class SubscriptionEndpoints:
         """``POST /subscription``."""
         who = self._oauth.authenticate(request)
         body = await read_json_object(request)
-        filters = _filters(body)
+        filters = _filters(body, self._account_of(who.person_id))
+        if self._not_ready(who.person_id):
+            raise api_error(403, "SUB-406", _SUB_406)
         delivery = body.get("deliveryMode")
         if delivery is None:
             raise missing("deliveryMode")
@@ -108,8 +121,8 @@ class SubscriptionEndpoints:
         expires_in = self._table.lifetime(_expires_in(body))
         mine = [
             s
-            for s in self._table.live()
-            if (s.owner_id, s.client_id) == (who.person_id, who.client_id) and s.transport == PUBNUB
+            for s in self._table.of_owner(who.person_id)
+            if s.client_id == who.client_id and s.transport == PUBNUB
         ]
         if len(mine) >= self._config.subscription_limit:
             raise api_error(403, "SUB-505", "Subscriptions limit is exceeded for this user and app")
@@ -123,7 +136,7 @@ class SubscriptionEndpoints:
         if session_id is None or self._sockets is None:
             raise _http_refused("created")
         sub = self._table.create_websocket(
-            owner_id, client_id, filters, session_id, self._account_id
+            owner_id, client_id, filters, session_id, self._account_of(owner_id)
         )
         self._sockets.attach(session_id, sub)
         return web.json_response(self._json(request, sub))
@@ -133,8 +146,8 @@ class SubscriptionEndpoints:
         who = self._oauth.authenticate(request)
         records = [
             self._json(request, s)
-            for s in self._table.live()
-            if (s.owner_id, s.client_id) == (who.person_id, who.client_id)
+            for s in self._table.of_owner(who.person_id)
+            if s.client_id == who.client_id
         ]
         return web.json_response(
             {"uri": f"{request.url.origin()}{PREFIX}/subscription", "records": records}
@@ -150,7 +163,7 @@ class SubscriptionEndpoints:
         if sub.transport == WEBSOCKET and self._socket_session(request) is None:
             raise _http_refused("updated")
         body = await read_json_object(request)
-        sub.event_filters = _filters(body)
+        sub.event_filters = _filters(body, self._account_of(sub.owner_id))
         requested = _expires_in(body)
         self._table.renew(sub, self._table.lifetime(requested) if requested is not None else None)
         return web.json_response(self._json(request, sub))
@@ -178,7 +191,7 @@ def _http_refused(done: str) -> ApiError:
     )
 
 
-def _filters(body: dict[str, Any]) -> list[str]:
+def _filters(body: dict[str, Any], account_id: str) -> list[str]:
     raw = body.get("eventFilters")
     if raw is None:
         raise missing("eventFilters")
@@ -189,6 +202,8 @@ def _filters(body: dict[str, Any]) -> list[str]:
         canonical = normalize_filter(f)
         if canonical is None:
             raise invalid("eventFilters", f"unsupported event filter {f}")
+        if filter_account(f) not in (None, "~", account_id):
+            raise api_error(403, "SUB-406", _SUB_406)
         if canonical not in filters:
             filters.append(canonical)
     return filters

@@ -13,6 +13,10 @@ gateway (over plain HTTP that is a 400). It belongs to its WebSocket session:
 one per session (a new one replaces it), never expires by time, and ends with
 the session. It does not count towards ``SUB-505``. The endpoints are in
 :mod:`sandbox.subscription_endpoints`.
+
+The table indexes subscriptions by owner, so delivering a notification costs
+the number of its recipients' subscriptions, however many installations the
+sandbox holds.
 """
 
 from __future__ import annotations
@@ -38,6 +42,15 @@ PUBNUB = "PubNub"
 WEBSOCKET = "WebSocket"
 #: What a WebSocket subscription shows: a day, renewed by the server while its session lives.
 WEBSOCKET_EXPIRES_IN = 86399
+
+
+def filter_account(raw: str) -> str | None:
+    """The account id (or ``~``) an extension filter names; None for other filters."""
+    path = raw.strip().split("?", 1)[0]
+    if path.startswith(PREFIX + "/"):
+        path = path[len(PREFIX) :]
+    match = _EXTENSION.match(path)
+    return match.group(1) if match else None
 
 
 def normalize_filter(raw: str) -> str | None:
@@ -126,29 +139,62 @@ class SubscriptionTable:
         self._config = config
         self._clock = clock
         self._subs: dict[str, Subscription] = {}
+        self._by_owner: dict[str, dict[str, Subscription]] = {}
 
     def reset(self) -> None:
         """Forget every subscription."""
         self._subs.clear()
+        self._by_owner.clear()
 
     def live(self) -> list[Subscription]:
         """Subscriptions that have not expired (dropping the expired ones)."""
         now = self._clock()
         for sid in [s.id for s in self._subs.values() if s.expires_at <= now]:
-            del self._subs[sid]
+            self.delete(sid)
         return list(self._subs.values())
+
+    def of_owner(self, owner_id: str) -> list[Subscription]:
+        """One person's live subscriptions, oldest first (dropping their expired ones)."""
+        mine = self._by_owner.get(owner_id)
+        if not mine:
+            return []
+        now = self._clock()
+        for sid in [s.id for s in mine.values() if s.expires_at <= now]:
+            self.delete(sid)
+        return list(mine.values())
+
+    def remove_owner(self, owner_id: str) -> list[Subscription]:
+        """Delete every subscription of a person (a removed extension); the live ones."""
+        live = self.of_owner(owner_id)
+        for sub in live:
+            self.delete(sub.id)
+        self._by_owner.pop(owner_id, None)
+        return live
 
     def get(self, sub_id: str) -> Subscription | None:
         """A live subscription by id, or None."""
         sub = self._subs.get(sub_id)
         if sub is not None and sub.expires_at <= self._clock():
-            del self._subs[sub_id]
+            self.delete(sub_id)
             return None
         return sub
 
     def delete(self, sub_id: str) -> bool:
         """Remove a subscription; whether it existed."""
-        return self._subs.pop(sub_id, None) is not None
+        sub = self._subs.pop(sub_id, None)
+        if sub is None:
+            return False
+        mine = self._by_owner.get(sub.owner_id)
+        if mine is not None:
+            mine.pop(sub_id, None)
+            if not mine:
+                del self._by_owner[sub.owner_id]
+        return True
+
+    def _add(self, sub: Subscription) -> Subscription:
+        self._subs[sub.id] = sub
+        self._by_owner.setdefault(sub.owner_id, {})[sub.id] = sub
+        return sub
 
     def expire(self, sub_id: str) -> bool:
         """Make a subscription expire now; whether it was live."""
@@ -181,8 +227,7 @@ class SubscriptionTable:
             encryption_key=crypto.new_key(),
             encryption=encryption,
         )
-        self._subs[sub.id] = sub
-        return sub
+        return self._add(sub)
 
     def create_websocket(
         self, owner_id: str, client_id: str, filters: list[str], session_id: str, account_id: str
@@ -204,8 +249,7 @@ class SubscriptionTable:
             session_id=session_id,
             account_id=account_id,
         )
-        self._subs[sub.id] = sub
-        return sub
+        return self._add(sub)
 
     def renew(self, sub: Subscription, expires_in: int | None = None) -> None:
         """Restart a subscription's clock (optionally with a new lifetime); none for WebSocket."""

@@ -5,8 +5,10 @@
     john = as_person("http://127.0.0.1:8900", "john.smith@sandbox.test", "john")
     chat = john.post("/glip/groups", json={"type": "PrivateChat",
                                            "members": [{"id": "400000001"}]}).json()
-    SandboxControl("http://127.0.0.1:8900/sandbox").fail(
-        "POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+    control = SandboxControl("http://127.0.0.1:8900/sandbox")
+    control.fail("POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+    bot = control.install("public", "http://127.0.0.1:8080/bot/oauth")  # then a GET ?code=
+    control.uninstall(bot["bot_id"])  # Delete event, then its token answers OAU-232
 
 Start the sandbox with ``python -m sandbox`` as any server (the project's own
 tests do it with ``devtools.sandbox_process``, outside the sandbox package).
@@ -14,6 +16,7 @@ tests do it with ``devtools.sandbox_process``, outside the sandbox package).
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import requests
@@ -170,6 +173,67 @@ class SandboxControl:
         """End WebSocket sessions now (sockets closed, subscriptions deleted); how many."""
         body = _ws_selector(session_id, person_id)
         return int(self._call("POST", "/websocket/expire", body)["expired"])
+
+    def install(
+        self,
+        kind: str,
+        redirect_uri: str,
+        people: int = 2,
+        *,
+        account_id: str | None = None,
+        encoding: str | None = None,
+    ) -> dict[str, Any]:
+        """Install the bot (``"private"`` or ``"public"``) in a new account with ``people``
+        people (or in ``account_id``, adding ``people``); ``{"account_id", "bot_id", "kind",
+        "creator_extension_id", "people": [{"id", "username", "password"}]}``. The sandbox
+        then calls ``redirect_uri`` in the background (see :meth:`wait_installation`)."""
+        body: dict[str, Any] = {"kind": kind, "redirect_uri": redirect_uri, "people": people}
+        if account_id is not None:
+            body["account_id"] = account_id
+        if encoding is not None:
+            body["encoding"] = encoding
+        return dict(self._call("POST", "/installations", body))
+
+    def installations(self) -> list[dict[str, Any]]:
+        """Every installation since the last reset, oldest first (uninstalled ones too)."""
+        return list(self._call("GET", "/installations")["installations"])
+
+    def installation(self, bot_id: str) -> dict[str, Any]:
+        """One installation: ``{"account_id", "bot_id", "kind", "state", "redirect", ...}``."""
+        return dict(self._call("GET", f"/installations/{bot_id}"))
+
+    def wait_installation(
+        self, bot_id: str, timeout: float = 10.0, interval: float = 0.02
+    ) -> dict[str, Any]:
+        """The installation once its redirect call has finished (state no longer ``pending``);
+        ``TimeoutError`` after ``timeout`` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.installation(bot_id)
+            if found["state"] != "pending":
+                return found
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"installation {bot_id} still pending after {timeout} s")
+            time.sleep(interval)
+
+    def uninstall(self, bot_id: str) -> dict[str, Any]:
+        """Remove a bot (Delete events, then its subscriptions, tokens and extension); what
+        was done: ``{"bot_id", "account_id", "kind", "state", "delete_notifications",
+        "subscriptions_deleted", "tokens_revoked"}``."""
+        return dict(self._call("DELETE", f"/installations/{bot_id}"))
+
+    def installation_config(self, **fields: Any) -> dict[str, Any]:
+        """Change installation settings (``notReadySeconds=0`` or ``not_ready_seconds=0``,
+        ``authCodeLifetime``, ``redirectTimeout``, ``removedErrorCode``); the new settings.
+        Without arguments, the current ones."""
+        if not fields:
+            return dict(self._call("GET", "/installations/config")["config"])
+        body = {_camel(key): value for key, value in fields.items()}
+        return dict(self._call("POST", "/installations/config", body)["config"])
+
+    def set_not_ready_window(self, seconds: float) -> None:
+        """How long later installs' bots answer SUB-406 to a subscription (0: never)."""
+        self.installation_config(notReadySeconds=seconds)
 
 
 def _camel(key: str) -> str:

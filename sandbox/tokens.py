@@ -5,7 +5,10 @@ both tokens of the session: the old access token dies at once, the old
 refresh token keeps answering (with the session's current pair) for
 ``refresh_grace`` seconds. At most ``max_sessions`` live sessions per
 person and app: a new login revokes the oldest, as RingCentral does.
-Static bot tokens from the seed are sessions that never expire.
+Static bot tokens from the seed are sessions that never expire, as are the
+tokens an installed bot gets (:meth:`TokenTable.issue_bot`). When an extension
+is removed (a bot uninstalled) its sessions end and their access tokens are
+remembered as ``"removed"``, so calls with them can say "Extension not found".
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ from sandbox.clock import Clock
 from sandbox.config import BOT_TOKEN_EXPIRES_IN, SandboxConfig
 
 SCOPE = "Glip ReadAccounts SubscriptionPubNub TeamMessaging"
+#: The permissions of the sandbox's bot app, as a bot's token shows them (BOTS.md §1).
+BOT_SCOPE = (
+    "EditExtensions Glip ReadAccounts SubscriptionPubNub SubscriptionWebSocket "
+    "SubscriptionWebhook TeamMessaging"
+)
 
-TokenState = Literal["ok", "expired", "unknown"]
+TokenState = Literal["ok", "expired", "unknown", "removed"]
 
 
 @dataclass
@@ -35,6 +43,7 @@ class Session:
     endpoint_id: str
     created: float
     static: bool = False
+    scope: str = SCOPE
 
     def token_response(self, now: float) -> dict[str, object]:
         """The token endpoint's JSON answer for this session."""
@@ -42,7 +51,7 @@ class Session:
             "access_token": self.access_token,
             "token_type": "bearer",
             "expires_in": max(0, round(self.access_expires - now)),
-            "scope": SCOPE,
+            "scope": self.scope,
             "owner_id": self.person_id,
             "endpoint_id": self.endpoint_id,
         }
@@ -66,12 +75,16 @@ class TokenTable:
         self._by_access: dict[str, Session] = {}
         self._by_refresh: dict[str, Session] = {}
         self._grace: dict[str, tuple[Session, float]] = {}  # old refresh token -> (session, until)
+        self._by_person: dict[str, dict[int, Session]] = {}  # person id -> sessions by id()
+        self._removed: dict[str, str] = {}  # access token of a removed extension -> its id
 
     def reset(self, bot_tokens: dict[str, str], client_id: str) -> None:
         """Forget every session; install the seed's static bot tokens."""
         self._by_access.clear()
         self._by_refresh.clear()
         self._grace.clear()
+        self._by_person.clear()
+        self._removed.clear()
         for token, person_id in bot_tokens.items():
             self._install_static(token, person_id, client_id)
 
@@ -94,6 +107,7 @@ class TokenTable:
         self._by_access[session.access_token] = session
         assert session.refresh_token is not None
         self._by_refresh[session.refresh_token] = session
+        self._by_person.setdefault(person_id, {})[id(session)] = session
         self._enforce_session_limit(person_id, client_id)
         return session
 
@@ -103,9 +117,15 @@ class TokenTable:
         self._install_static(token, person_id, client_id)
         return token
 
-    def _install_static(self, token: str, person_id: str, client_id: str) -> None:
+    def issue_bot(self, person_id: str, client_id: str) -> Session:
+        """An installed bot's permanent token: never expires, no refresh token, bot scope."""
+        return self._install_static(_new_token("B"), person_id, client_id, BOT_SCOPE)
+
+    def _install_static(
+        self, token: str, person_id: str, client_id: str, scope: str = SCOPE
+    ) -> Session:
         now = self._clock()
-        self._by_access[token] = Session(
+        session = Session(
             person_id=person_id,
             client_id=client_id,
             access_token=token,
@@ -115,7 +135,11 @@ class TokenTable:
             endpoint_id=secrets.token_hex(8),
             created=now,
             static=True,
+            scope=scope,
         )
+        self._by_access[token] = session
+        self._by_person.setdefault(person_id, {})[id(session)] = session
+        return session
 
     def refresh(self, refresh_token: str, client_id: str) -> Session | None:
         """Rotate the session of ``refresh_token``; None when it cannot be used."""
@@ -148,7 +172,7 @@ class TokenTable:
         """Whether an access token is usable, expired, or unknown (revoked, rotated)."""
         session = self._by_access.get(access_token)
         if session is None:
-            return "unknown", None
+            return ("removed" if access_token in self._removed else "unknown"), None
         if self._clock() >= session.access_expires:
             return "expired", session
         return "ok", session
@@ -162,9 +186,19 @@ class TokenTable:
         self._by_access.pop(session.access_token, None)
         if session.refresh_token is not None:
             self._by_refresh.pop(session.refresh_token, None)
+        self._by_person.get(session.person_id, {}).pop(id(session), None)
         for old, (s, _) in list(self._grace.items()):
             if s is session:
                 del self._grace[old]
+
+    def remove_person(self, person_id: str) -> int:
+        """A removed extension: end all its sessions; their access tokens now answer
+        ``"removed"``. Returns how many sessions ended."""
+        ended = list(self._by_person.pop(person_id, {}).values())
+        for session in ended:
+            self.revoke(session)
+            self._removed[session.access_token] = person_id
+        return len(ended)
 
     def expire(self, session: Session) -> None:
         """Make a session's access token expired now (its refresh token still works)."""
@@ -177,8 +211,9 @@ class TokenTable:
         if access_token is not None:
             found = self.find(access_token)
             return [found] if found is not None else []
-        unique = {id(s): s for s in self._by_access.values()}
-        return [s for s in unique.values() if person_id is None or s.person_id == person_id]
+        if person_id is not None:
+            return list(self._by_person.get(person_id, {}).values())
+        return list({id(s): s for s in self._by_access.values()}.values())
 
     def _is_live(self, session: Session) -> bool:
         return self._by_access.get(session.access_token) is session

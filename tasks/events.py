@@ -7,7 +7,6 @@ from typing import Any
 
 from glipbot import log_events as ev
 from glipbot.contracts import HANDLE_EVENT
-from glipbot.contracts.identity import event_id
 from glipbot.contracts.ledger import event_entry
 from glipbot.errors import DeadLetteredError
 from tasks.replies import enqueue_reply
@@ -22,7 +21,7 @@ def dispatcher() -> Dispatcher:
     rt = runtime()
     return Dispatcher(
         bot=rt.bot,
-        directory=rt.directory,
+        installations=rt.installations,
         turns=rt.poster.turns,
         dead_letters=rt.dead_letters,
         counters=rt.counters,
@@ -45,7 +44,7 @@ def _uuid(envelope: Any) -> str | None:
 
 def _entry(envelope: Any) -> str | None:
     """The event's entry in the ledger, by the identity the listener enqueued it under."""
-    return event_entry(event_id(envelope)) if isinstance(envelope, dict) else None
+    return event_entry(dispatcher().event_key(envelope)) if isinstance(envelope, dict) else None
 
 
 def _done(envelope: Any) -> None:
@@ -55,7 +54,9 @@ def _done(envelope: Any) -> None:
 
 
 def _context(arguments: dict[str, Any]) -> dict[str, Any]:
-    return {"event_uuid": _uuid(arguments.get("envelope"))}
+    envelope = arguments.get("envelope")
+    owner = envelope.get("ownerId") if isinstance(envelope, dict) else None
+    return {"event_uuid": _uuid(envelope), "bot_id": owner}
 
 
 def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
@@ -72,7 +73,8 @@ def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
     keep_alive=_keep_alive,
 )
 def handle_event(envelope: dict[str, Any], seq: int | None = None) -> dict[str, Any]:
-    """Run the bot on one notification, as the listener enqueued it.
+    """Run the bot on one notification, as the listener enqueued it, as the bot installation
+    it belongs to (its ``ownerId``).
 
     ``seq`` is the event's place in its chat when known (a replay); else the
     dispatcher reads it from what the listener stored. A transient failure is

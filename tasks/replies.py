@@ -1,4 +1,4 @@
-"""``post_reply``: one reply, posted exactly once, in its chat's order."""
+"""``post_reply``: one reply, posted exactly once, in its chat's order, as the bot it names."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from typing import Any
 from glipbot import log_events as ev
 from glipbot.contracts import POST_REPLY, REPLIES_QUEUE
 from glipbot.contracts.ledger import reply_entry
+from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import DeadLetteredError
 from glipbot.logging import get_logger
 from worker.celery import app
+from worker.errors import UnknownInstallationError
+from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION, token_refused
 from worker.messages import TaskMessages
 from worker.replies import Outgoing
 from worker.runtime import runtime
@@ -37,13 +40,13 @@ def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) ->
     """Keep the reply as a dead letter and let the chat's later replies go."""
     rt = runtime()
     reply = arguments.get("reply")
-    reason = f"{type(error).__name__}: {error}"
+    reason = _reason(error, arguments)
     try:
         out: Outgoing | None = Outgoing.from_json(reply)  # type: ignore[arg-type]
     except (KeyError, TypeError, ValueError, AttributeError):
         out = None  # malformed: kept as it came
     context = _context(arguments)
-    _log.error(ev.REPLY_DEAD_LETTERED, reason=reason, **context)
+    _log.error(ev.REPLY_DEAD_LETTERED, reason=reason, error=str(error), **context)
     request = None
     if out is not None:
         request = {"method": "POST", "path": "/restapi/v1.0/glip/posts", "body": out.reply.body()}
@@ -54,26 +57,43 @@ def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) ->
         attempts=attempts,
         status=getattr(error, "status", None),
         request=request,
+        bot_id=context.get("bot_id"),
     )
-    rt.counters.incr("dead_letters_post_reply")
+    rt.counters.incr("dead_letters_post_reply", bot=out.bot_id if out is not None else None)
     if out is not None:
         rt.poster.done(out)
     elif context.get("reply_key"):
-        rt.poster.ledger.done(reply_entry(str(context["reply_key"])))
+        entry = reply_entry(str(context["reply_key"]), context.get("bot_id"))
+        rt.poster.ledger.done(entry)
     return DeadLetteredError(reason)
+
+
+def _reason(error: Exception, arguments: dict[str, Any]) -> str:
+    """Why the reply is kept: its bot is no installation, or its token was refused, or ``error``."""
+    if isinstance(error, UnknownInstallationError):
+        return UNKNOWN_INSTALLATION
+    if token_refused(error, _context(arguments).get("bot_id")):
+        return TOKEN_REFUSED
+    return f"{type(error).__name__}: {error}"
 
 
 def _context(arguments: dict[str, Any]) -> dict[str, Any]:
     reply = arguments.get("reply")
     if not isinstance(reply, dict):
         return {}
-    return {"reply_key": reply.get("key"), "group_id": reply.get("group_id")}
+    bot_id = reply.get(REPLY_BOT_ID)
+    return {
+        "reply_key": reply.get("key"),
+        "group_id": reply.get("group_id"),
+        "bot_id": str(bot_id) if bot_id else None,
+    }
 
 
 def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
-    key = _context(arguments).get("reply_key")
-    if key:
-        runtime().poster.ledger.touch(reply_entry(str(key)), seconds)
+    context = _context(arguments)
+    if context.get("reply_key"):
+        entry = reply_entry(str(context["reply_key"]), context.get("bot_id"))
+        runtime().poster.ledger.touch(entry, seconds)
 
 
 @retried_task(
@@ -85,16 +105,25 @@ def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
     keep_alive=_keep_alive,
 )
 def post_reply(reply: dict[str, Any]) -> dict[str, Any]:
-    """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON) when its turn comes.
+    """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON) when its turn comes,
+    as the installed bot it names (``bot_id``; none: the configured bot).
 
     Before its turn it parks in its chat and the task ends (``{"parked": true}``);
-    the reply before it sends it again when done.
+    the reply before it sends it again when done. A reply of a bot that is no
+    installation (any more), or whose token the platform refuses, is kept as
+    a dead letter at once.
     """
     rt = runtime()
     out = Outgoing.from_json(reply)
     post_id = rt.poster.deliver(out)
     if post_id is None:
         return {"parked": True, "key": out.key}
-    rt.counters.incr("replies_posted")
-    _log.info(ev.REPLY_POSTED, reply_key=out.key, group_id=out.group_id, post_id=post_id)
+    rt.counters.incr("replies_posted", bot=out.bot_id)
+    _log.info(
+        ev.REPLY_POSTED,
+        reply_key=out.key,
+        group_id=out.group_id,
+        post_id=post_id,
+        bot_id=out.bot_id,
+    )
     return {"post_id": post_id, "key": out.key}

@@ -12,7 +12,7 @@ two runs (two beats, or a run by hand) from overlapping. Each run:
    same reply keys, ``post_reply`` finds its reply record. Work lost
    :data:`~glipbot.contracts.ledger.MAX_REAPS` times in a row is given up
    as the task itself would: a dead letter, and its chat's turn freed.
-2. **Chats whose turn waits for an owner that is gone**
+2. **Chats whose turn waits for an owner that is gone** (each installation's order of a chat)
    (:meth:`glipbot.contracts.chat_order.ChatTurns.release`): the waiting
    replies are released in order, and each skipped owner is logged, counted
    (``chat_order_released``) and kept as a dead letter with the reason.
@@ -149,8 +149,8 @@ class Reaper:
         report = Report(resent={EVENT: 0, REPLY: 0})
         for entry_id in self._ledger.overdue(self._batch):
             self._reap_one(entry_id, report)
-        for group_id in self._turns.waiting_chats():
-            for released in self._turns.release(group_id, self._grace).released:
+        for chat in self._turns.waiting_chats():
+            for released in self._turns.release(chat.group_id, self._grace, bot=chat.bot).released:
                 self._record_release(released)
                 report.released += 1
         report.duplicates_deleted = self._duplicates.sweep()
@@ -199,11 +199,12 @@ class Reaper:
             f"{what} and is in no queue, worker or ledger; the replies waiting behind it "
             "were released in order"
         )
-        self._counters.incr("chat_order_released")
-        self._counters.incr("dead_letters_chat_order")
+        self._counters.incr("chat_order_released", bot=released.bot)
+        self._counters.incr("dead_letters_chat_order", bot=released.bot)
         _log.error(
             ev.CHAT_ORDER_RELEASED,
             group_id=released.group_id,
+            bot_id=released.bot,
             seq=released.seq,
             index=released.index,
             entry=released.entry_id,
@@ -217,6 +218,7 @@ class Reaper:
                 "index": released.index,
                 "entry": released.entry_id,
             },
+            bot_id=released.bot,
         )
 
 

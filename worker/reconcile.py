@@ -9,6 +9,10 @@ afterwards: :class:`DuplicateWatch` keeps the reply for
 :data:`WATCH_FOR` seconds, and its :meth:`~DuplicateWatch.sweep` (run by the
 reaper) deletes a post of the bot with the same content that no reply owns,
 so the chat shows the reply once.
+
+Each bot installation has its own posts and claims: an installed bot's
+(``scope``, its id) are looked for and deleted with its own client, and its
+claims are kept apart from the configured bot's.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import redis
 
 from glipbot import log_events as ev
 from glipbot.bot import Reply
-from glipbot.errors import NotFoundError, PlatformError
+from glipbot.errors import NotFoundError, PermanentError, PlatformError
 from glipbot.events import epoch_seconds
 from glipbot.logging import get_logger
 from glipbot.state.counters import Counters
@@ -58,15 +62,26 @@ class PostsApi(Protocol):
 
 
 class Posts:
-    """The bot's posts in a chat, and which reply key owns each (the chat's claims)."""
+    """The bot's posts in a chat, and which reply key owns each (the chat's claims).
+
+    ``bot_id`` gives the bot's own person id (its posts' ``creatorId``);
+    ``scope`` is the installed bot whose claims these are (None: the configured bot).
+    """
 
     def __init__(
-        self, api: PostsApi, client: redis.Redis, keys: Keys, bot_id: Callable[[], str]
+        self,
+        api: PostsApi,
+        client: redis.Redis,
+        keys: Keys,
+        bot_id: Callable[[], str],
+        *,
+        scope: str | None = None,
     ) -> None:
         self.api = api
         self._redis = client
         self._keys = keys
         self._bot_id = bot_id
+        self.scope = scope
 
     def candidates(
         self, reply: Reply, since: float, page: list[dict[str, Any]] | None = None
@@ -100,7 +115,7 @@ class Posts:
 
     def claim(self, group_id: str, post_id: str) -> bool:
         """Make ``post_id`` owned; False when a reply (or a sweep) owns it already."""
-        claims = self._keys.reply_claims(group_id)
+        claims = self._keys.reply_claims(group_id, self.scope)
         if not self._redis.sadd(claims, post_id):
             return False
         self._redis.expire(claims, REPLY_TTL)
@@ -108,15 +123,19 @@ class Posts:
 
     def unclaim(self, group_id: str, post_id: str) -> None:
         """Give up a claim (a delete that failed, to be tried again)."""
-        self._redis.srem(self._keys.reply_claims(group_id), post_id)
+        self._redis.srem(self._keys.reply_claims(group_id, self.scope), post_id)
 
 
 class DuplicateWatch:
-    """Replies posted again after an unanswered POST, watched for the late original."""
+    """Replies posted again after an unanswered POST, watched for the late original.
+
+    ``posts_of(scope)`` gives the :class:`Posts` of an installation (None: the
+    configured bot), as each watched reply names the bot that posted it.
+    """
 
     def __init__(
         self,
-        posts: Posts,
+        posts_of: Callable[[str | None], Posts],
         client: redis.Redis,
         keys: Keys,
         counters: Counters,
@@ -124,60 +143,75 @@ class DuplicateWatch:
         clock: Callable[[], float] = time.time,
         watch_for: float = WATCH_FOR,
     ) -> None:
-        self._posts = posts
+        self._posts_of = posts_of
         self._redis = client
         self._key = keys.reply_watch
         self._counters = counters
         self._clock = clock
         self._watch_for = watch_for
 
-    def add(self, reply: Reply, post_id: str, since: float, extras: int) -> None:
-        """Watch ``reply``, posted as ``post_id``: up to ``extras`` more of its posts
-        may land, made since ``since`` (its first unanswered POST)."""
+    def add(
+        self, reply: Reply, post_id: str, since: float, extras: int, *, scope: str | None = None
+    ) -> None:
+        """Watch ``reply``, posted as ``post_id`` (by installed bot ``scope``, None: the
+        configured bot): up to ``extras`` more of its posts may land, made since ``since``
+        (its first unanswered POST)."""
         record = {
             "reply": reply.to_json(),
             "post_id": post_id,
             "since": since,
             "until": since + self._watch_for,
             "extras": extras,
+            "bot_id": scope,
         }
-        self._redis.hset(self._key, reply.key, json.dumps(record))
+        self._redis.hset(self._key, watch_field(reply.key, scope), json.dumps(record))
 
     def watched(self) -> dict[str, dict[str, Any]]:
-        """The replies watched now, by reply key."""
+        """The replies watched now, by :func:`watch_field`."""
         return {_text(key): json.loads(raw) for key, raw in self._redis.hgetall(self._key).items()}
 
     def sweep(self) -> int:
         """Delete the late duplicates that landed; forget replies past their watch.
 
-        One ``GET /glip/posts`` per chat with a watched reply; returns how many
-        posts were deleted. A chat the platform cannot be asked about now is
-        tried again on the next sweep.
+        One ``GET /glip/posts`` per chat (and bot) with a watched reply; returns
+        how many posts were deleted. A chat the platform cannot be asked about
+        now is tried again on the next sweep, until its replies' watch ends;
+        the replies of a bot that is no installation any more are forgotten.
         """
-        by_chat: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        by_chat: dict[tuple[str | None, str], list[tuple[str, dict[str, Any]]]] = {}
         for key, record in self.watched().items():
-            by_chat.setdefault(str(record["reply"]["group_id"]), []).append((key, record))
+            chat = (record.get("bot_id"), str(record["reply"]["group_id"]))
+            by_chat.setdefault(chat, []).append((key, record))
         deleted = 0
-        for group_id, records in by_chat.items():
+        for (scope, group_id), records in by_chat.items():
             try:
-                page = self._posts.newest(group_id)
+                posts = self._posts_of(scope)
+                page = posts.newest(group_id)
             except PlatformError as exc:
-                _log.warning(ev.DUPLICATE_SWEEP_FAILED, group_id=group_id, error=str(exc))
+                _log.warning(
+                    ev.DUPLICATE_SWEEP_FAILED, group_id=group_id, bot_id=scope, error=str(exc)
+                )
+                gone = isinstance(exc, PermanentError) and scope is not None
+                for key, record in records:
+                    if gone or self._clock() > float(record["until"]):
+                        self._redis.hdel(self._key, key)
                 continue
             for key, record in records:
-                deleted += self._sweep_one(key, record, page)
+                deleted += self._sweep_one(key, record, page, posts)
         return deleted
 
-    def _sweep_one(self, key: str, record: dict[str, Any], page: list[dict[str, Any]]) -> int:
+    def _sweep_one(
+        self, key: str, record: dict[str, Any], page: list[dict[str, Any]], posts: Posts
+    ) -> int:
         reply = Reply.from_json(record["reply"])
         extras = int(record["extras"])
         deleted = 0
-        for post_id in self._posts.candidates(reply, float(record["since"]), page):
+        for post_id in posts.candidates(reply, float(record["since"]), page):
             if extras <= 0:
                 break
-            if post_id == record["post_id"] or not self._posts.claim(reply.group_id, post_id):
+            if post_id == record["post_id"] or not posts.claim(reply.group_id, post_id):
                 continue
-            gone = self._delete(reply, post_id)
+            gone = self._delete(reply, post_id, posts)
             if gone is not None:
                 deleted += int(gone)
                 extras -= 1
@@ -187,21 +221,28 @@ class DuplicateWatch:
             self._redis.hset(self._key, key, json.dumps({**record, "extras": extras}))
         return deleted
 
-    def _delete(self, reply: Reply, post_id: str) -> bool | None:
+    def _delete(self, reply: Reply, post_id: str, posts: Posts) -> bool | None:
         """True: deleted; False: someone deleted it first; None: not now (tried again later)."""
-        log = _log.bind(reply_key=reply.key, group_id=reply.group_id, post_id=post_id)
+        log = _log.bind(
+            reply_key=reply.key, group_id=reply.group_id, post_id=post_id, bot_id=posts.scope
+        )
         try:
-            self._posts.api.delete_post(reply.group_id, post_id)
+            posts.api.delete_post(reply.group_id, post_id)
         except NotFoundError:
             log.info(ev.REPLY_DUPLICATE_GONE)
             return False
         except PlatformError as exc:
-            self._posts.unclaim(reply.group_id, post_id)
+            posts.unclaim(reply.group_id, post_id)
             log.warning(ev.REPLY_DUPLICATE_DELETE_FAILED, error=str(exc))
             return None
-        self._counters.incr("replies_duplicate_deleted")
+        self._counters.incr("replies_duplicate_deleted", bot=posts.scope)
         log.warning(ev.REPLY_DUPLICATE_DELETED)
         return True
+
+
+def watch_field(reply_key: str, scope: str | None = None) -> str:
+    """A watched reply's field in the watch hash: its key, after its installed bot's id."""
+    return reply_key if scope is None else f"bot:{scope}:{reply_key}"
 
 
 def same_content(post: Mapping[str, Any], reply: Reply) -> bool:

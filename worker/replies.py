@@ -23,6 +23,12 @@ sleeping. If the first POST lands even later, the reply is watched
 (:class:`~worker.reconcile.DuplicateWatch`) and the extra post deleted. Each
 post is claimed by one key at most, so two identical replies are both
 delivered.
+
+**As its installation.** A reply carries the installed bot that posts it
+(:attr:`Outgoing.bot_id`; none for the configured bot, as in every message
+written before installations existed). It is posted with that bot's client,
+its "own post" checks use that bot's id, and its record, claims, ledger entry
+and chat turn are that bot's (:mod:`worker.installations`).
 """
 
 from __future__ import annotations
@@ -42,10 +48,12 @@ from glipbot import log_events as ev
 from glipbot.bot import Reply
 from glipbot.contracts.chat_order import ChatTurns, Turn
 from glipbot.contracts.ledger import Ledger, reply_entry
+from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import PermanentError, RateLimitedError, RetryLater
 from glipbot.logging import get_logger
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
+from worker.errors import UNKNOWN, UnknownInstallationError
 from worker.messages import Built
 from worker.reconcile import REPLY_TTL, DuplicateWatch, Posts, PostsApi
 
@@ -76,11 +84,13 @@ def settle_window(http_timeout: float) -> float:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A reply on its way out: what the bot said, and where it stands in its chat."""
+    """A reply on its way out: what the bot said, as which bot, and where it stands in its chat."""
 
     reply: Reply
     seq: int | None = None  # the event's place in its chat; None = no ordering
     created: float = field(default_factory=time.time)
+    #: The installed bot that posts it; None: the configured bot.
+    bot_id: str | None = None
 
     @property
     def key(self) -> str:
@@ -93,24 +103,35 @@ class Outgoing:
     @property
     def entry_id(self) -> str:
         """The reply's id in the ledger of work in flight."""
-        return reply_entry(self.reply.key)
+        return reply_entry(self.reply.key, self.bot_id)
 
     def to_json(self) -> dict[str, Any]:
-        """Plain JSON for the ``replies`` queue."""
-        return {**self.reply.to_json(), "seq": self.seq, "created": self.created}
+        """Plain JSON for the ``replies`` queue (``post_reply``'s argument, see
+        :data:`glipbot.contracts.queues.POST_REPLY`)."""
+        data = {**self.reply.to_json(), "seq": self.seq, "created": self.created}
+        if self.bot_id is not None:
+            data[REPLY_BOT_ID] = self.bot_id
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outgoing:
-        seq = data.get("seq")
+        """The inverse of :meth:`to_json`; a message without a bot is the configured bot's."""
+        seq, bot_id = data.get("seq"), data.get(REPLY_BOT_ID)
         return cls(
             Reply.from_json(data),
             int(seq) if seq is not None else None,
             float(data.get("created") or time.time()),
+            str(bot_id) if bot_id else None,
         )
 
 
 class ReplyPoster:
-    """Posts replies once and in order; every worker process builds one."""
+    """Posts replies once and in order; every worker process builds one.
+
+    ``posts`` and ``bot_id`` are the configured bot's client and own id;
+    ``installed(bot_id)`` gives an installed bot's client (and raises
+    :class:`~worker.errors.UnknownInstallationError` for a bot that is none).
+    """
 
     def __init__(
         self,
@@ -119,6 +140,7 @@ class ReplyPoster:
         keys: Keys,
         bot_id: Callable[[], str],
         *,
+        installed: Callable[[str], PostsApi] | None = None,
         settle: float = DEFAULT_SETTLE,
         lock_ttl: float = LOCK_TTL,
         clock: Callable[[], float] = time.time,
@@ -128,12 +150,25 @@ class ReplyPoster:
         self._settle = settle
         self._lock_ttl = lock_ttl
         self._clock = clock
+        self._installed = installed
         self.turns = ChatTurns(client, keys, clock=clock)
         self.ledger = Ledger(client, keys, clock=clock)
         self.posts = Posts(posts, client, keys, bot_id)
         self.duplicates = DuplicateWatch(
-            self.posts, client, keys, Counters(client, keys.counters), clock=clock
+            self.posts_of,
+            client,
+            keys,
+            Counters(client, keys.counters, bot_key=keys.bot_counters),
+            clock=clock,
         )
+
+    def posts_of(self, bot_id: str | None) -> Posts:
+        """The posts of installed bot ``bot_id`` (None: the configured bot), with its client."""
+        if bot_id is None:
+            return self.posts
+        if self._installed is None:
+            raise UnknownInstallationError(bot_id, UNKNOWN)
+        return Posts(self._installed(bot_id), self._redis, self._keys, lambda: bot_id, scope=bot_id)
 
     def enqueue(self, out: Outgoing, message: Built) -> bool:
         """Record ``out`` in the ledger and push its task ``message``, in one step.
@@ -142,7 +177,12 @@ class ReplyPoster:
         """
         turn = (out.seq, out.reply.index) if out.seq is not None else None
         return self.ledger.register(
-            out.entry_id, message.queue_key, message.payload, group_id=out.group_id, turn=turn
+            out.entry_id,
+            message.queue_key,
+            message.payload,
+            group_id=out.group_id,
+            turn=turn,
+            bot=out.bot_id,
         )
 
     def deliver(self, out: Outgoing) -> str | None:
@@ -153,12 +193,15 @@ class ReplyPoster:
         :class:`~glipbot.errors.RetryLater` to ask again soon.
         """
         if out.seq is not None:
-            state = self.turns.park(out.group_id, out.seq, out.reply.index, out.entry_id)
+            state = self.turns.park(
+                out.group_id, out.seq, out.reply.index, out.entry_id, bot=out.bot_id
+            )
             if state.turn is Turn.PARKED:
                 _log.debug(
                     ev.REPLY_PARKED,
                     reply_key=out.key,
                     group_id=out.group_id,
+                    bot_id=out.bot_id,
                     waits_for=list(state.current),
                 )
                 return None
@@ -167,7 +210,7 @@ class ReplyPoster:
                     f"reply {out.key} waits for {state.current} in chat {out.group_id}",
                     retry_after=TURN_RETRY,
                 )
-        post_id = self.post_once(out.reply)
+        post_id = self.post_once(out.reply, bot_id=out.bot_id)
         self.done(out)
         return post_id
 
@@ -178,15 +221,17 @@ class ReplyPoster:
         the ledger, and its next run finds it posted and passes on.
         """
         if out.seq is not None:
-            self.turns.advance(out.group_id, out.seq, out.reply.index)
+            self.turns.advance(out.group_id, out.seq, out.reply.index, bot=out.bot_id)
         self.ledger.done(out.entry_id)
 
-    def post_once(self, reply: Reply) -> str:
-        """Post ``reply`` unless it was posted before; return the post's id."""
-        record = self._keys.reply(reply.key)
+    def post_once(self, reply: Reply, *, bot_id: str | None = None) -> str:
+        """Post ``reply`` as installed bot ``bot_id`` (None: the configured bot) unless it was
+        posted before; return the post's id."""
+        record = self._keys.reply(reply.key, bot_id)
         posted = self._redis.hget(record, "post_id")
         if posted:
             return str(posted)
+        posts = self.posts_of(bot_id)  # a removed bot fails here, before anything is marked
         # thread_local=False: the heartbeat thread extends the lock it did not take.
         lock = self._redis.lock(
             f"{record}:lock", timeout=self._lock_ttl, blocking=False, thread_local=False
@@ -199,14 +244,14 @@ class ReplyPoster:
         heartbeat = threading.Thread(target=_keep, args=(lock, stop, self._lock_ttl), daemon=True)
         heartbeat.start()
         try:
-            return self._post_locked(reply, record)
+            return self._post_locked(reply, record, posts)
         finally:
             stop.set()
             heartbeat.join()
             with contextlib.suppress(LockError):  # it lapsed, and may be another worker's now
                 lock.release()
 
-    def _post_locked(self, reply: Reply, record: str) -> str:
+    def _post_locked(self, reply: Reply, record: str, posts: Posts) -> str:
         state = self._redis.hgetall(record)
         if state.get("post_id"):
             return str(state["post_id"])
@@ -217,10 +262,12 @@ class ReplyPoster:
         if state.get("pending"):
             pending = float(state["pending"])
             unsure = pending if unsure is None else unsure
-            found = self.posts.find(reply, since=unsure)
+            found = posts.find(reply, since=unsure)
             if found:
-                _log.warning(ev.REPLY_RECONCILED, reply_key=reply.key, post_id=found)
-                return self._mark_done(reply, record, found, lost=lost, since=unsure)
+                _log.warning(
+                    ev.REPLY_RECONCILED, reply_key=reply.key, post_id=found, bot_id=posts.scope
+                )
+                return self._mark_done(reply, record, found, lost=lost, since=unsure, posts=posts)
             settles_at = pending + self._settle
             now = self._clock()
             if now < settles_at:
@@ -238,7 +285,7 @@ class ReplyPoster:
         self._redis.hset(record, "pending", repr(self._clock()))
         self._redis.expire(record, REPLY_TTL)
         try:
-            post = self.posts.api.create_post(
+            post = posts.api.create_post(
                 reply.group_id, reply.text, [dict(a) for a in reply.attachments] or None
             )
         except (RateLimitedError, PermanentError):
@@ -247,11 +294,18 @@ class ReplyPoster:
             raise
         # A 5xx or a lost connection leaves "pending": the next try reconciles.
         post_id = str(post["id"])
-        self.posts.claim(reply.group_id, post_id)
-        return self._mark_done(reply, record, post_id, lost=lost, since=unsure)
+        posts.claim(reply.group_id, post_id)
+        return self._mark_done(reply, record, post_id, lost=lost, since=unsure, posts=posts)
 
     def _mark_done(
-        self, reply: Reply, record: str, post_id: str, *, lost: int, since: float | None
+        self,
+        reply: Reply,
+        record: str,
+        post_id: str,
+        *,
+        lost: int,
+        since: float | None,
+        posts: Posts,
     ) -> str:
         pipe = self._redis.pipeline()
         pipe.hset(record, mapping={"post_id": post_id})
@@ -259,7 +313,7 @@ class ReplyPoster:
         pipe.expire(record, REPLY_TTL)
         pipe.execute()
         if lost and since is not None:
-            self.duplicates.add(reply, post_id, since, lost)
+            self.duplicates.add(reply, post_id, since, lost, scope=posts.scope)
         return post_id
 
 

@@ -17,7 +17,7 @@ nothing here knows about Celery, Redis or HTTP. Test helpers live in
 
 from glipbot.bot.app import HOOK_KINDS, Bot, Handler
 from glipbot.bot.cards import card
-from glipbot.bot.context import Context, Reply
+from glipbot.bot.context import Context, InstallationInfo, Reply
 from glipbot.bot.directory import CachingDirectory, Directory, Person
 from glipbot.bot.errors import HandlerError, PermanentHandlerError, TransientHandlerError
 from glipbot.bot.mentions import mentions_person, strip_mentions
@@ -30,6 +30,7 @@ __all__ = [
     "Directory",
     "Handler",
     "HandlerError",
+    "InstallationInfo",
     "PermanentHandlerError",
     "Person",
     "Reply",

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from glipbot import log_events as ev
-from glipbot.bot.context import Context, Reply
+from glipbot.bot.context import Context, InstallationInfo, Reply
 from glipbot.bot.directory import CachingDirectory, Directory
 from glipbot.bot.errors import PermanentHandlerError, TransientHandlerError
 from glipbot.bot.mentions import mentions_person, strip_mentions
@@ -127,20 +127,28 @@ class Bot:
     # -- dispatch -------------------------------------------------------------
 
     def handle(
-        self, event: Event, directory: Directory, *, bot_id: str | None = None
+        self,
+        event: Event,
+        directory: Directory,
+        *,
+        bot_id: str | None = None,
+        installation: InstallationInfo | None = None,
     ) -> list[Reply]:
         """Run the handlers that ``event`` calls for and return the replies they recorded.
 
-        ``bot_id`` defaults to the envelope's ``ownerId`` (the subscriber is the
+        ``directory`` answers look-ups as the bot the event reached;
+        ``installation`` says which installation that is (``ctx.installation``;
+        by default the configured bot). ``bot_id`` defaults to the
+        installation's, else the envelope's ``ownerId`` (the subscriber is the
         bot). Nothing is posted here. A handler that raises surfaces as a
         :class:`~glipbot.bot.errors.HandlerError` chained to the original.
         """
-        bot_id = bot_id or event.envelope.owner_id
+        bot_id = bot_id or (installation.bot_id if installation else event.envelope.owner_id)
         cache = (
             directory if isinstance(directory, CachingDirectory) else CachingDirectory(directory)
         )
         replies: list[Reply] = []
-        ctx = Context(event, cache, bot_id=bot_id, replies=replies)
+        ctx = Context(event, cache, bot_id=bot_id, replies=replies, installation=installation)
         for handler in self._select(ctx):
             self._run(handler, ctx)
         return replies

@@ -16,6 +16,31 @@ MAX_TEXT_LENGTH = 10_000
 MAX_ATTACHMENTS = 20
 
 
+#: :attr:`InstallationInfo.kind` of the bot the ``RINGCENTRAL_*`` settings configure.
+CONFIGURED = "configured"
+
+
+@dataclass(frozen=True)
+class InstallationInfo:
+    """Which installation of the bot an event reached: ``ctx.installation``.
+
+    One deployment answers as many bot extensions: the configured bot
+    (``kind`` ``"configured"``) and the bot installed in other accounts
+    (``"private"`` or ``"public"``). ``bot_id`` is the bot's own person id
+    (the event's ``ownerId``), ``account_id`` the RingCentral account it
+    lives in ("" when not known). Never a token.
+    """
+
+    bot_id: str
+    account_id: str = ""
+    kind: str = CONFIGURED
+
+    @property
+    def configured(self) -> bool:
+        """Whether it is the bot of the ``RINGCENTRAL_*`` settings."""
+        return self.kind == CONFIGURED
+
+
 @dataclass(frozen=True)
 class Reply:
     """One message the bot wants to post, not yet posted.
@@ -65,10 +90,12 @@ class Reply:
 class Context:
     """Everything a handler needs about one event, and ``say`` to answer it.
 
-    Attributes set by the dispatcher: ``event``, ``bot_id``, ``text`` (the post
-    text without mention markup, whitespace collapsed), ``match`` (for
-    :meth:`Bot.match <glipbot.bot.Bot.match>` handlers) and ``args`` (the words
-    after a :meth:`Bot.command <glipbot.bot.Bot.command>`).
+    Attributes set by the dispatcher: ``event``, ``bot_id``, ``installation``
+    (the :class:`InstallationInfo` the event reached: answers and look-ups go
+    through that bot), ``text`` (the post text without mention markup,
+    whitespace collapsed), ``match`` (for :meth:`Bot.match
+    <glipbot.bot.Bot.match>` handlers) and ``args`` (the words after a
+    :meth:`Bot.command <glipbot.bot.Bot.command>`).
     """
 
     def __init__(
@@ -79,9 +106,11 @@ class Context:
         bot_id: str,
         text: str = "",
         replies: list[Reply] | None = None,
+        installation: InstallationInfo | None = None,
     ) -> None:
         self.event = event
         self.bot_id = bot_id
+        self.installation = installation or InstallationInfo(bot_id)
         self.text = text
         self.match: re.Match[str] | None = None
         self.args: tuple[str, ...] = ()

@@ -62,9 +62,11 @@ class CachingDirectory:
     """A :class:`Directory` that remembers answers for ``ttl`` seconds, up to ``maxsize`` each.
 
     Thread-safe, since a worker may run handlers in threads. Failures are not
-    cached: the next look-up asks again. One instance per process is the
-    intended use; :meth:`~glipbot.bot.Bot.handle` wraps a bare directory in a
-    fresh one per event, so repeated look-ups within one event are cached anyway.
+    cached: the next look-up asks again. One instance per process and bot
+    installation is the intended use (each installation sees its own account's
+    persons and chats, so two installations never share one);
+    :meth:`~glipbot.bot.Bot.handle` wraps a bare directory in a fresh one per
+    event, so repeated look-ups within one event are cached anyway.
     """
 
     def __init__(

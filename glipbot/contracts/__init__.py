@@ -9,6 +9,8 @@
 * :mod:`glipbot.contracts.ledger`: the work in flight, written with each
   message the listener or a worker enqueues, so that the reaper can send
   again what was lost on its way.
+* :mod:`glipbot.contracts.identity`: what makes two notifications one event
+  (per bot installation), the key of all of the above.
 """
 
 from glipbot.contracts.queues import (

@@ -25,6 +25,14 @@ in the ledger, e.g. lost before the ledger existed) is released by
 returned for the caller to log, count and keep as a dead letter. A waiting
 reply never jumps the turn to itself, so waiting replies cannot leapfrog each
 other.
+
+**Per installation.** Each bot installation has its own order in a chat
+(:class:`Chat` names one: the chat and the installed bot, None for the
+configured bot): two bots in one chat never wait for each other. The
+listener numbers an installed bot's event in that bot's chat because its
+event id carries the bot (:func:`glipbot.contracts.identity.installation_of`);
+the workers pass the same bot to every :class:`ChatTurns` call of its event
+and its replies.
 """
 
 from __future__ import annotations
@@ -33,10 +41,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 
+from glipbot.contracts.identity import installation_of
 from glipbot.contracts.ledger import PROGRESS_BOUND, REGISTER_LUA, event_entry
 from glipbot.state.keys import Keys
 
@@ -98,18 +107,20 @@ def enqueue_call(
     """The ``keys`` and ``args`` of :data:`ENQUEUE_SCRIPT` for one event (``chat`` may be "").
 
     ``event_id`` is the event's identity (:func:`glipbot.contracts.identity.event_id`):
-    its de-duplication key, and its entry in the ledger.
+    its de-duplication key, and its entry in the ledger. An installed bot's
+    event (its id carries the bot) is numbered in that bot's order of the chat.
     """
     deadline = (time.time() if now is None else now) + PROGRESS_BOUND
+    bot = installation_of(event_id)
     return {
         "keys": [
             keys.listener_lease,
             keys.dedup(event_id),
             queue_key,
-            keys.chat_seq(chat),
+            keys.chat_seq(chat, bot),
             keys.ledger_deadlines,
             keys.ledger_entries,
-            keys.chat_inflight(chat),
+            keys.chat_inflight(chat, bot),
         ],
         "args": [
             lease_value,
@@ -234,18 +245,41 @@ class Turn(Enum):
     PARKED = 3  # not its turn: parked, it is sent again when its turn comes
 
 
+class Chat(NamedTuple):
+    """One order of replies: chat ``group_id`` as installation ``bot`` sees it (None: the
+    configured bot)."""
+
+    group_id: str
+    bot: str | None = None
+
+    def member(self) -> str:
+        """How the set of waiting chats names it (the chat id alone for the configured bot)."""
+        return self.group_id if self.bot is None else f"bot:{self.bot}:{self.group_id}"
+
+    @classmethod
+    def from_member(cls, member: str) -> Chat:
+        """The inverse of :meth:`member`."""
+        if member.startswith("bot:"):
+            bot, separator, group_id = member[len("bot:") :].partition(":")
+            if separator and bot:
+                return cls(group_id, bot)
+        return cls(member)
+
+
 @dataclass(frozen=True)
 class Released:
     """An owner of a chat's turn that was nowhere to be found, skipped by :meth:`ChatTurns.release`.
 
     ``index`` is None for an event that was never handled; ``entry_id`` is its
-    ledger id when the chat had one for it (its ledger entry was gone).
+    ledger id when the chat had one for it (its ledger entry was gone); ``bot``
+    the installed bot whose order it was (None: the configured bot's).
     """
 
     group_id: str
     seq: int
     index: int | None
     entry_id: str | None
+    bot: str | None = None
 
 
 @dataclass(frozen=True)
@@ -281,15 +315,22 @@ class ChatTurns:
         :mod:`glipbot.contracts.identity`), stored with its de-duplication key."""
         return seq_from_dedup(self._redis.get(self._keys.dedup(event_id)))
 
-    def handled(self, group_id: str, seq: int, replies: int) -> TurnState:
+    # Every operation takes ``bot``: the installed bot whose order of the chat it is
+    # (None: the configured bot's), as the event's id says (see the module docstring).
+
+    def handled(
+        self, group_id: str, seq: int, replies: int, *, bot: str | None = None
+    ) -> TurnState:
         """Event ``seq`` of the chat was handled and produced ``replies`` replies."""
-        return self._run("handled", group_id, seq, replies)
+        return self._run("handled", Chat(group_id, bot), seq, replies)
 
-    def check(self, group_id: str, seq: int, index: int) -> TurnState:
+    def check(self, group_id: str, seq: int, index: int, *, bot: str | None = None) -> TurnState:
         """Is it the turn of reply ``index`` of event ``seq``?"""
-        return self._run("check", group_id, seq, index)
+        return self._run("check", Chat(group_id, bot), seq, index)
 
-    def park(self, group_id: str, seq: int, index: int, entry_id: str) -> TurnState:
+    def park(
+        self, group_id: str, seq: int, index: int, entry_id: str, *, bot: str | None = None
+    ) -> TurnState:
         """Reply ``(seq, index)`` (ledger id ``entry_id``) wants to post: its turn, or park it.
 
         :attr:`Turn.PARKED`: the chat keeps it and sends its ledger message again
@@ -297,50 +338,56 @@ class ChatTurns:
         that is not in the ledger (so cannot be sent again): the caller must
         try again later.
         """
-        return self._run("park", group_id, seq, index, entry_id)
+        return self._run("park", Chat(group_id, bot), seq, index, entry_id)
 
-    def advance(self, group_id: str, seq: int, index: int) -> TurnState:
+    def advance(self, group_id: str, seq: int, index: int, *, bot: str | None = None) -> TurnState:
         """Reply ``(seq, index)`` is done (posted or dead-lettered): pass the turn on."""
-        return self._run("advance", group_id, seq, index)
+        return self._run("advance", Chat(group_id, bot), seq, index)
 
-    def release(self, group_id: str, grace: float = RELEASE_GRACE) -> TurnState:
+    def release(
+        self, group_id: str, grace: float = RELEASE_GRACE, *, bot: str | None = None
+    ) -> TurnState:
         """Skip, in order, the owners of the turn that are gone, if replies wait behind them.
 
         Only once the turn has stood still for ``grace`` seconds; an owner in
         the ledger, parked, or not known to the chat as in flight is waited for.
         """
-        return self._run("release", group_id, 0, 0, repr(grace))
+        return self._run("release", Chat(group_id, bot), 0, 0, repr(grace))
 
-    def waiting_chats(self) -> list[str]:
-        """Chats where a reply waits for its turn."""
-        return sorted(_text(c) for c in self._redis.smembers(self._keys.chats_waiting))
+    def waiting_chats(self) -> list[Chat]:
+        """Chats (of every installation) where a reply waits for its turn."""
+        members = self._redis.smembers(self._keys.chats_waiting)
+        return sorted((Chat.from_member(_text(m)) for m in members), key=Chat.member)
 
-    def _run(self, op: str, group_id: str, seq: int, value: int, extra: str = "") -> TurnState:
+    def _run(self, op: str, chat: Chat, seq: int, value: int, extra: str = "") -> TurnState:
         k = self._keys
+        group_id, bot = chat
         state, n, i, woken, released = self._script(
             keys=[
-                k.chat_turn(group_id),
-                k.chat_reply_counts(group_id),
-                k.chat_inflight(group_id),
-                k.chat_parked(group_id),
+                k.chat_turn(group_id, bot),
+                k.chat_reply_counts(group_id, bot),
+                k.chat_inflight(group_id, bot),
+                k.chat_parked(group_id, bot),
                 k.chats_waiting,
                 k.ledger_deadlines,
                 k.ledger_entries,
             ],
-            args=[op, seq, value, TURN_TTL, repr(self._clock()), self._bound, group_id, extra],
+            args=[op, seq, value, TURN_TTL, repr(self._clock()), self._bound, chat.member(), extra],
         )
         return TurnState(
             Turn(int(state)),
             (int(n), int(i)),
             _text(woken) or None,
-            [_released(group_id, _text(item)) for item in released],
+            [_released(chat, _text(item)) for item in released],
         )
 
 
-def _released(group_id: str, item: str) -> Released:
+def _released(chat: Chat, item: str) -> Released:
     where, _, entry_id = item.partition("|")
     seq, _, index = where.partition(":")
-    return Released(group_id, int(seq), int(index) if index else None, entry_id or None)
+    return Released(
+        chat.group_id, int(seq), int(index) if index else None, entry_id or None, chat.bot
+    )
 
 
 def _text(value: Any) -> str:

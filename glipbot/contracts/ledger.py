@@ -6,8 +6,9 @@ message for good, and what a dead worker held stays in ``unacked`` for the
 whole visibility timeout. The ledger is the platform's own record, end to
 end, that does not trust that hand-over:
 
-* one entry per piece of work, ``event:<uuid>`` or ``reply:<reply key>``
-  (:func:`event_entry`, :func:`reply_entry`), holding the exact Celery
+* one entry per piece of work, ``event:<event id>`` or ``reply:<reply key>``
+  (:func:`event_entry`, :func:`reply_entry`; an installed bot's carry its
+  bot id, see :mod:`glipbot.contracts.identity`), holding the exact Celery
   message and its queue so that it can be sent again, and a *deadline* by
   which the work must show progress;
 * the entry is written by the same Redis script that pushes the message (the
@@ -109,14 +110,19 @@ return {'resent', reaps, ''}
 """
 
 
-def event_entry(event_uuid: str) -> str:
-    """The ledger id of the ``handle_event`` of notification ``event_uuid``."""
-    return f"{EVENT}:{event_uuid}"
+def event_entry(event: str) -> str:
+    """The ledger id of the ``handle_event`` of event ``event`` (its
+    :func:`~glipbot.contracts.identity.event_id`)."""
+    return f"{EVENT}:{event}"
 
 
-def reply_entry(reply_key: str) -> str:
-    """The ledger id of the ``post_reply`` of reply ``reply_key``."""
-    return f"{REPLY}:{reply_key}"
+def reply_entry(reply_key: str, bot: str | None = None) -> str:
+    """The ledger id of the ``post_reply`` of reply ``reply_key``.
+
+    ``bot``: the installed bot that posts it (None: the configured bot), as
+    two bots' replies to one post may have the same key.
+    """
+    return f"{REPLY}:{reply_key}" if bot is None else f"{REPLY}:bot:{bot}:{reply_key}"
 
 
 @dataclass(frozen=True)
@@ -186,15 +192,17 @@ class Ledger:
         group_id: str | None = None,
         turn: tuple[int, int] | None = None,
         turn_ttl: int = 7 * 24 * 3600,
+        bot: str | None = None,
     ) -> bool:
         """Record ``message`` and push it onto ``queue_key``, in one step.
 
-        ``turn`` ``(seq, index)`` names the reply's place in chat ``group_id``,
-        so the chat knows what it may still wait for. Returns False, and
-        pushes nothing, when the work is in flight already.
+        ``turn`` ``(seq, index)`` names the reply's place in chat ``group_id``
+        (of installation ``bot``; None: the configured bot), so the chat knows
+        what it may still wait for. Returns False, and pushes nothing, when the
+        work is in flight already.
         """
         field = f"{turn[0]}:{turn[1]}" if turn is not None and group_id else ""
-        inflight = self._keys.chat_inflight(group_id or "")
+        inflight = self._keys.chat_inflight(group_id or "", bot)
         deadline = self._clock() + self.bound
         return bool(
             self._register(

@@ -20,8 +20,14 @@ QUEUES = (EVENTS_QUEUE, REPLIES_QUEUE, OPS_QUEUE)
 
 #: ``handle_event(envelope, seq=None)``: run the bot on one notification.
 HANDLE_EVENT = "tasks.events.handle_event"
-#: ``post_reply(reply)``: post one reply exactly once, in its chat's order.
+#: ``post_reply(reply)``: post one reply exactly once, in its chat's order. ``reply``
+#: is JSON: ``{key, group_id, text, attachments, seq, created}`` and, for a reply of an
+#: installed bot, :data:`REPLY_BOT_ID`.
 POST_REPLY = "tasks.replies.post_reply"
+#: The field of a ``post_reply`` argument naming the installed bot that posts the reply
+#: (its bot extension id). Absent or null: the configured bot, as in every message
+#: written before installations existed.
+REPLY_BOT_ID = "bot_id"
 #: Prefix of every ops task's name.
 OPS_PREFIX = "tasks.ops."
 

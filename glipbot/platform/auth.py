@@ -76,6 +76,12 @@ class Auth:
         """The JWT bearer grant (today's recommended server-to-server flow)."""
         return self._token({"grant_type": JWT_GRANT_TYPE, "assertion": assertion})
 
+    def authorization_code_grant(self, code: str, redirect_uri: str) -> dict[str, Any]:
+        """A public bot install's code for the bot's permanent token (BOTS.md, section 2)."""
+        return self._token(
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+        )
+
     def refresh(self, refresh_token: str) -> dict[str, Any]:
         """Trade a refresh token for a new token pair (the old access token dies at once)."""
         return self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})

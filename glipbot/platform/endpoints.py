@@ -31,6 +31,8 @@ ENDPOINT_GROUPS: dict[tuple[str, str], str] = {
     ("PUT", f"{API}/subscription/{{subscriptionId}}"): "Medium",
     ("DELETE", f"{API}/subscription/{{subscriptionId}}"): "Medium",
     ("POST", f"{API}/subscription/{{subscriptionId}}/renew"): "Light",
+    # Who a bot's token belongs to (glipbot/platform/installs.py): readExtension.
+    ("GET", f"{API}/account/{{accountId}}/extension/{{extensionId}}"): "Light",
 }
 
 #: The platform reads at most this many comma-separated ids per batch call.

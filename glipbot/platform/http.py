@@ -75,13 +75,24 @@ class RequestHook(Protocol):
     :class:`~glipbot.errors.RateLimitedError` to give up; ``after_response``
     follows every request that was sent, answered or not, and learns from the
     headers (``rate_limit``) and from a 429 (``error``).
+
+    The platform counts requests per bot (each installation is its own user),
+    so a request made for an installed bot names it: both methods then get
+    ``bot=<its bot id>`` as a keyword. Requests of the configured bot (and
+    OAuth's) are called without it, as they always were, so a hook that
+    counts only those need not take it.
     """
 
-    def before_request(self, group: str) -> None:
-        """The request about to be sent belongs to rate-limit ``group``."""
+    def before_request(self, group: str, *, bot: str | None = None) -> None:
+        """The request about to be sent belongs to rate-limit ``group`` (of ``bot``)."""
 
     def after_response(
-        self, group: str, rate_limit: RateLimitInfo | None, error: PlatformError | None
+        self,
+        group: str,
+        rate_limit: RateLimitInfo | None,
+        error: PlatformError | None,
+        *,
+        bot: str | None = None,
     ) -> None:
         """The request ended: answered (``error`` set when mapped to one) or failed in transit."""
 
@@ -215,15 +226,19 @@ class HttpTransport:
         form: Mapping[str, str] | None = None,
         headers: Mapping[str, str] | None = None,
         auth: tuple[str, str] | None = None,
+        bot: str | None = None,
     ) -> Any:
         """Send one request; return its JSON, ``None`` when empty, a list for a 207.
 
-        ``group`` is the endpoint's rate-limit group, handed to the hooks.
-        Raises the mapped :class:`~glipbot.errors.PlatformError` on failure.
+        ``group`` is the endpoint's rate-limit group, handed to the hooks, with
+        ``bot`` when the request is made for an installed bot (see
+        :class:`RequestHook`). Raises the mapped
+        :class:`~glipbot.errors.PlatformError` on failure.
         """
         what = f"{method} {path}"
+        scope: dict[str, str] = {} if bot is None else {"bot": bot}
         for hook in self.hooks:
-            hook.before_request(group)
+            hook.before_request(group, **scope)
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -242,7 +257,7 @@ class HttpTransport:
             else:
                 failed = NetworkError(f"{what} failed: {type(exc).__name__}: {exc}")
             for hook in self.hooks:  # it may have reached the platform all the same
-                hook.after_response(group, None, failed)
+                hook.after_response(group, None, failed, **scope)
             raise failed from exc
         rate_limit = RateLimitInfo.from_headers(response.headers)
         self.last_rate_limit = rate_limit
@@ -253,11 +268,12 @@ class HttpTransport:
             path=path,
             status=response.status_code,
             elapsed_ms=round((time.monotonic() - started) * 1000, 1),
+            bot_id=bot,
             rate_limit_group=rate_limit.group if rate_limit else None,
             rate_limit_remaining=rate_limit.remaining if rate_limit else None,
         )
         for hook in self.hooks:
-            hook.after_response(group, rate_limit, error)
+            hook.after_response(group, rate_limit, error, **scope)
         if error is not None:
             raise error
         return self._decode(response, what)

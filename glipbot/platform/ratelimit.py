@@ -17,6 +17,14 @@ window.
 The limits start at RingCentral's defaults and are corrected from the
 ``X-Rate-Limit-*`` headers of every response (:meth:`RateLimiter.observe`);
 a 429 pauses the group for every worker (:meth:`RateLimiter.pause`).
+
+**Per bot.** RingCentral counts requests per user and app, and every bot
+installation is a user of its own. So each bot has its own window, learned
+limits and pause per group: every method takes ``bot``, the installed bot's
+id (``None``, the default, is the configured bot, whose keys are what they
+always were). One bot's 429 pauses that bot only. The REST client of an
+installed bot names it on every call (see
+:class:`glipbot.platform.http.RequestHook`).
 """
 
 from __future__ import annotations
@@ -166,20 +174,20 @@ class RateLimiter:
         # Slots granted to this thread's requests in flight, settled by after_response.
         self._in_flight = threading.local()
 
-    def try_acquire(self, group: str) -> float:
+    def try_acquire(self, group: str, *, bot: str | None = None) -> float:
         """Take a slot in ``group`` if one is free: 0.0, else the seconds to wait."""
-        return self._try(group)[0]
+        return self._try(group, bot)[0]
 
-    def _try(self, group: str) -> tuple[float, str]:
+    def _try(self, group: str, bot: str | None) -> tuple[float, str]:
         limit, window = self._default(group)
         member = uuid.uuid4().hex
         granted, wait_ms = self._acquire(
-            keys=self._group_keys(group),
+            keys=self._group_keys(group, bot),
             args=[limit, int(window * 1000), _safety_ms(window), member],
         )
         return (0.0, member) if int(granted) else (int(wait_ms) / 1000, "")
 
-    def acquire(self, group: str, *, max_wait: float) -> str:
+    def acquire(self, group: str, *, max_wait: float, bot: str | None = None) -> str:
         """Block until a slot in ``group`` is granted; return the slot's id for :meth:`settle`.
 
         When the next free slot is further away than ``max_wait`` seconds,
@@ -188,24 +196,25 @@ class RateLimiter:
         worker.
         """
         while True:
-            wait, member = self._try(group)
+            wait, member = self._try(group, bot)
             if wait == 0.0:
                 return member
             if wait > max_wait:
+                whose = "" if bot is None else f" of bot {bot}"
                 raise RateLimitedError(
-                    f"rate-limit group {group} is full for {wait:.1f}s",
+                    f"rate-limit group {group}{whose} is full for {wait:.1f}s",
                     retry_after=wait,
                     group=group,
                 )
             self._sleep(wait)
 
-    def observe(self, headers: RateLimitHeaders) -> None:
+    def observe(self, headers: RateLimitHeaders, *, bot: str | None = None) -> None:
         """Correct the group's limit from the platform's ``X-Rate-Limit-*`` headers."""
         if headers.limit <= 0 or headers.window <= 0:
             return
         group = headers.group
         self._observe(
-            keys=[self._keys.ratelimit(group), self._limits_key(group)],
+            keys=[self._keys.ratelimit(group, bot), self._keys.ratelimit_limits(group, bot)],
             args=[
                 headers.limit,
                 int(headers.window * 1000),
@@ -215,59 +224,67 @@ class RateLimiter:
             ],
         )
 
-    def settle(self, group: str, slot: str) -> None:
+    def settle(self, group: str, slot: str, *, bot: str | None = None) -> None:
         """The request of ``slot`` was answered (or failed) now: free it one window from now."""
         _, window = self._default(group)
         self._settle(
-            keys=[self._keys.ratelimit(group), self._limits_key(group)],
+            keys=[self._keys.ratelimit(group, bot), self._keys.ratelimit_limits(group, bot)],
             args=[slot, int(window * 1000), _safety_ms(window)],
         )
 
-    def pause(self, group: str, seconds: float) -> None:
-        """Stop every worker from calling ``group`` for ``seconds`` (after a 429)."""
-        self._pause(keys=[self._keys.ratelimit_penalty(group)], args=[max(1, int(seconds * 1000))])
+    def pause(self, group: str, seconds: float, *, bot: str | None = None) -> None:
+        """Stop every worker from calling ``group`` (for ``bot``) for ``seconds`` (after a 429)."""
+        self._pause(
+            keys=[self._keys.ratelimit_penalty(group, bot)], args=[max(1, int(seconds * 1000))]
+        )
 
     # -- the REST client's RequestHook: every call goes through the limiter --
 
-    def before_request(self, group: str) -> None:
-        """Wait for a slot in ``group`` (up to ``max_wait``, else RateLimitedError)."""
-        slot = self.acquire(group, max_wait=self.max_wait)
-        self._slots().append((group, slot))
+    def before_request(self, group: str, *, bot: str | None = None) -> None:
+        """Wait for a slot in ``group`` of ``bot`` (up to ``max_wait``, else RateLimitedError)."""
+        slot = self.acquire(group, max_wait=self.max_wait, bot=bot)
+        self._slots().append((group, bot, slot))
 
     def after_response(
-        self, group: str, rate_limit: RateLimitHeaders | None, error: PlatformError | None
+        self,
+        group: str,
+        rate_limit: RateLimitHeaders | None,
+        error: PlatformError | None,
+        *,
+        bot: str | None = None,
     ) -> None:
-        """Settle the request's slot; learn from the headers; a 429 pauses the group."""
+        """Settle the request's slot; learn from the headers; a 429 pauses the group (of ``bot``
+        only)."""
         slots = self._slots()
-        if slots and slots[-1][0] == group:
-            self.settle(*slots.pop())
+        if slots and slots[-1][:2] == (group, bot):
+            self.settle(group, slots.pop()[2], bot=bot)
         if rate_limit is not None:
-            self.observe(rate_limit)
+            self.observe(rate_limit, bot=bot)
         if isinstance(error, RateLimitedError):
-            self.pause(error.group or group, error.retry_after)
+            self.pause(error.group or group, error.retry_after, bot=bot)
             if self._counters is not None:
-                self._counters.incr(f"http_429_{error.group or group}")
+                self._counters.incr(f"http_429_{error.group or group}", bot=bot)
 
-    def state(self, group: str) -> GroupState:
+    def state(self, group: str, *, bot: str | None = None) -> GroupState:
         """The group's current limit, use and pause, read without taking a slot."""
         default_limit, default_window = self._default(group)
-        learned = self._redis.hgetall(self._limits_key(group))
+        learned = self._redis.hgetall(self._keys.ratelimit_limits(group, bot))
         limit = int(learned.get("limit", default_limit))
         window = int(learned.get("window_ms", default_window * 1000)) / 1000
         now_s, now_us = self._redis.time()
         now_ms = now_s * 1000 + now_us // 1000
-        log = self._keys.ratelimit(group)
+        log = self._keys.ratelimit(group, bot)
         horizon = now_ms - window * 1000 - _safety_ms(window)
         used = int(self._redis.zcount(log, f"({horizon}", "+inf"))
-        paused_ms = int(self._redis.pttl(self._keys.ratelimit_penalty(group)))
+        paused_ms = int(self._redis.pttl(self._keys.ratelimit_penalty(group, bot)))
         return GroupState(group, limit, window, used, max(paused_ms, 0) / 1000)
 
     def groups(self) -> list[str]:
         """Every group with a known default limit."""
         return list(self._limits)
 
-    def _slots(self) -> list[tuple[str, str]]:
-        slots: list[tuple[str, str]] | None = getattr(self._in_flight, "slots", None)
+    def _slots(self) -> list[tuple[str, str | None, str]]:
+        slots: list[tuple[str, str | None, str]] | None = getattr(self._in_flight, "slots", None)
         if slots is None:
             slots = self._in_flight.slots = []
         return slots
@@ -275,14 +292,11 @@ class RateLimiter:
     def _default(self, group: str) -> tuple[int, float]:
         return self._limits.get(group, DEFAULT_LIMITS["Heavy"])
 
-    def _limits_key(self, group: str) -> str:
-        return self._keys.ratelimit_limits(group)
-
-    def _group_keys(self, group: str) -> list[str]:
+    def _group_keys(self, group: str, bot: str | None) -> list[str]:
         return [
-            self._keys.ratelimit(group),
-            self._keys.ratelimit_penalty(group),
-            self._limits_key(group),
+            self._keys.ratelimit(group, bot),
+            self._keys.ratelimit_penalty(group, bot),
+            self._keys.ratelimit_limits(group, bot),
         ]
 
 

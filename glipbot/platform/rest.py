@@ -1,11 +1,17 @@
 """The RingCentral REST client: the seven Glip endpoints and subscriptions.
 
 Every method returns the platform's JSON as plain dicts (lists of dicts for
-batch reads). Each call takes the shared token from the
-:class:`~glipbot.platform.tokens.TokenStore`; on a 401 it asks the store for a fresh
-token once and retries once; a second 401 escapes as
-:class:`~glipbot.errors.UnauthorizedError` (an :class:`~glipbot.errors.AuthError`).
-Other failures are the errors of :mod:`glipbot.platform.http`.
+batch reads). Each call takes its token from a :class:`TokenSource` (the
+configured bot's: the shared :class:`~glipbot.platform.tokens.TokenStore`);
+on a 401 it asks the source for a fresh token once and retries once; a
+second 401 escapes as :class:`~glipbot.errors.UnauthorizedError` (an
+:class:`~glipbot.errors.AuthError`). Other failures are the errors of
+:mod:`glipbot.platform.http`.
+
+One client serves one bot. A client of an installed bot names it
+(``bot_id``), and each of its calls tells the transport's hooks, so the rate
+limiter counts the call in that bot's buckets; clients of many bots share
+one transport (one connection pool, one limiter).
 """
 
 from __future__ import annotations
@@ -29,14 +35,16 @@ _log = get_logger(__name__)
 
 
 class TokenSource(Protocol):
-    """Where the client gets its bearer token: a :class:`~glipbot.platform.tokens.TokenStore`."""
+    """Where the client gets its bearer token: a :class:`~glipbot.platform.tokens.TokenStore`,
+    or an installed bot's permanent token."""
 
     def access_token(self) -> str:
         """The token to send now."""
         ...
 
     def on_unauthorized(self, stale_token: str) -> str:
-        """The platform refused ``stale_token``: a token to retry with."""
+        """The platform refused ``stale_token``: a token to retry with (or raise a
+        :class:`~glipbot.errors.PermanentError` when there is none)."""
         ...
 
 
@@ -60,12 +68,17 @@ class RestClient:
         *,
         transport: HttpTransport | None = None,
         hooks: Sequence[RequestHook] = (),
+        bot_id: str | None = None,
     ) -> None:
         """``session`` points the client anywhere (tests); ``hooks`` see every call.
 
-        Pass ``transport`` to share one with :class:`~glipbot.platform.auth.Auth`.
+        Pass ``transport`` to share one with :class:`~glipbot.platform.auth.Auth`
+        or with other bots' clients. ``bot_id`` names the installed bot this
+        client calls for (None: the configured bot), for the hooks.
         """
         self._tokens = tokens
+        #: The installed bot this client calls for; None for the configured bot.
+        self.bot_id = bot_id
         self.transport = transport or HttpTransport(
             settings.server_url, settings.http_timeout, session, hooks
         )
@@ -92,7 +105,9 @@ class RestClient:
         try:
             return self._send(method, target, group, token, params, json_body)
         except UnauthorizedError as exc:
-            _log.info(ev.ACCESS_TOKEN_REFUSED, path=target, error_code=exc.error_code)
+            _log.info(
+                ev.ACCESS_TOKEN_REFUSED, path=target, error_code=exc.error_code, bot_id=self.bot_id
+            )
             fresh = self._tokens.on_unauthorized(token)
         return self._send(method, target, group, fresh, params, json_body)
 
@@ -112,6 +127,7 @@ class RestClient:
             params=params,
             json_body=json_body,
             headers={"Authorization": f"Bearer {token}"},
+            bot=self.bot_id,
         )
 
     # -- subscriptions ---------------------------------------------------------

@@ -314,7 +314,8 @@ class TokenStore:
         try:
             grant = self._auth.login()
         except LoginRefusedError as exc:
-            raise self._record_refusal(exc) from exc
+            # The same object, with its own cause kept (``from exc`` would make it its own cause).
+            raise self._record_refusal(exc)  # noqa: B904
         self._redis.incr(self.keys.token_logins)
         self._redis.delete(self.keys.token_login_failure)
         return self._from_grant(grant, ev.TOKEN_LOGIN)

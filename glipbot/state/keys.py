@@ -6,6 +6,13 @@ keeps. Celery's queues (``events``, ``replies``, ``ops``) are not prefixed:
 two bots need two Redis databases, not two prefixes. Build a :class:`Keys`
 once from the settings and ask it for names; never format a key by hand
 elsewhere.
+
+**Installations.** A key that belongs to one bot installation (its chats'
+order, its reply records, its rate-limit buckets, its counters) takes the
+installation's bot id as ``bot``: ``None`` is the configured bot (the
+``RINGCENTRAL_*`` settings), whose keys keep the form they always had; an
+installed bot's live under ``<prefix>bot:<bot id>:``, so ``redis-cli --scan
+--pattern 'glipbot:bot:<bot id>:*'`` shows one installation's state.
 """
 
 from __future__ import annotations
@@ -25,6 +32,10 @@ class Keys:
     def from_settings(cls, settings: Settings) -> Keys:
         """The keys of the bot that ``settings`` describe."""
         return cls(settings.key_prefix)
+
+    def installation_prefix(self, bot: str | None = None) -> str:
+        """Where installation ``bot``'s keys start (the prefix itself for the configured bot)."""
+        return self.prefix if bot is None else f"{self.prefix}bot:{bot}:"
 
     # -- token owner (glipbot/platform/tokens.py) --
 
@@ -146,13 +157,13 @@ class Keys:
         """Prefix of the reply idempotency keys."""
         return f"{self.prefix}reply:"
 
-    def reply(self, reply_key: str) -> str:
+    def reply(self, reply_key: str, bot: str | None = None) -> str:
         """Hash with TTL: ``pending`` (when a POST began) or ``post_id`` once posted."""
-        return f"{self.reply_prefix}{reply_key}"
+        return f"{self.installation_prefix(bot)}reply:{reply_key}"
 
-    def reply_claims(self, group_id: str) -> str:
+    def reply_claims(self, group_id: str, bot: str | None = None) -> str:
         """Set with TTL: ids of the bot's posts in the chat that a reply key owns."""
-        return f"{self.prefix}chat:{group_id}:claims"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:claims"
 
     @property
     def reply_watch(self) -> str:
@@ -187,40 +198,40 @@ class Keys:
         """Prefix of the cluster-wide rate limiter's keys."""
         return f"{self.prefix}ratelimit:"
 
-    def ratelimit(self, group: str) -> str:
+    def ratelimit(self, group: str, bot: str | None = None) -> str:
         """Sorted set or bucket: requests made in rate-limit ``group`` (Light, Medium, ...)."""
-        return f"{self.ratelimit_prefix}{group}"
+        return f"{self.installation_prefix(bot)}ratelimit:{group}"
 
-    def ratelimit_penalty(self, group: str) -> str:
+    def ratelimit_penalty(self, group: str, bot: str | None = None) -> str:
         """String with TTL: set after a 429 so every worker pauses ``group`` until it expires."""
-        return f"{self.ratelimit_prefix}{group}:penalty"
+        return f"{self.ratelimit(group, bot)}:penalty"
 
-    def ratelimit_limits(self, group: str) -> str:
+    def ratelimit_limits(self, group: str, bot: str | None = None) -> str:
         """Hash: ``limit`` and ``window_ms`` of ``group``, learned from the headers."""
-        return f"{self.ratelimit_prefix}{group}:limits"
+        return f"{self.ratelimit(group, bot)}:limits"
 
     # -- per-chat reply order (glipbot/contracts/chat_order.py) --
 
-    def chat_seq(self, group_id: str) -> str:
+    def chat_seq(self, group_id: str, bot: str | None = None) -> str:
         """Counter: the listener's sequence number of the chat's events."""
-        return f"{self.prefix}chat:{group_id}:seq"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:seq"
 
-    def chat_turn(self, group_id: str) -> str:
+    def chat_turn(self, group_id: str, bot: str | None = None) -> str:
         """Hash ``{n, i}``: the reply of the chat whose turn it is to be posted."""
-        return f"{self.prefix}chat:{group_id}:turn"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:turn"
 
-    def chat_reply_counts(self, group_id: str) -> str:
+    def chat_reply_counts(self, group_id: str, bot: str | None = None) -> str:
         """Hash ``{seq: replies}``: how many replies each handled event produced."""
-        return f"{self.prefix}chat:{group_id}:counts"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:counts"
 
-    def chat_inflight(self, group_id: str) -> str:
+    def chat_inflight(self, group_id: str, bot: str | None = None) -> str:
         """Hash: ``"<seq>"`` (an event not handled yet) or ``"<seq>:<index>"`` (a reply not
         done yet) -> its ledger entry id; what the chat's turn may still wait for."""
-        return f"{self.prefix}chat:{group_id}:inflight"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:inflight"
 
-    def chat_parked(self, group_id: str) -> str:
+    def chat_parked(self, group_id: str, bot: str | None = None) -> str:
         """Hash: ``"<seq>:<index>"`` -> ledger entry id of a reply parked until its turn."""
-        return f"{self.prefix}chat:{group_id}:parked"
+        return f"{self.installation_prefix(bot)}chat:{group_id}:parked"
 
     @property
     def chats_waiting(self) -> str:
@@ -231,6 +242,10 @@ class Keys:
     def counters(self) -> str:
         """Hash: cluster-wide counters of the workers (replies posted, dead letters, ...)."""
         return f"{self.prefix}counters"
+
+    def bot_counters(self, bot: str) -> str:
+        """Hash: the workers' counters of one bot (its share of :attr:`counters`)."""
+        return f"{self.installation_prefix(bot)}counters"
 
     @property
     def canary(self) -> str:

@@ -82,6 +82,18 @@ def status() -> dict[str, Any]:
     return report
 
 
+@app.task(name="tasks.ops.installations", **_LIMITS)
+def installations(bot_id: str | None = None) -> dict[str, Any]:
+    """Every bot installation (``installations``), or one (``installation``); no tokens."""
+    return actions.installations(runtime(), bot_id)
+
+
+@app.task(name="tasks.ops.remove_installation", **_LIMITS)
+def remove_installation(bot_id: str, reason: str | None = None) -> dict[str, Any]:
+    """Mark a bot installation removed and forget its token; the listener unsubscribes it."""
+    return actions.remove_installation(runtime(), bot_id, reason or actions.REMOVED_BY_OPS)
+
+
 @app.task(name="tasks.ops.canary", soft_time_limit=20, time_limit=30)
 def canary() -> float:
     """Beat's liveness canary: proves a worker picks up ops tasks; ``status`` shows its age."""

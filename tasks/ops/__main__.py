@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from celery.exceptions import TimeoutError as CeleryTimeoutError
@@ -35,6 +36,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("tasks.ops.replay_dead_letters", "send dead letters back through the pipeline"),
     "birthdays": ("tasks.ops.birthday_greetings", "send today's birthday greetings now"),
     "reap": ("tasks.ops.reap", "send lost work again now (beat does it every 15 s)"),
+    "installations": ("tasks.ops.installations", "list, show or remove bot installations"),
+}
+#: ``installations`` actions -> the task each sends.
+INSTALLATION_TASKS = {
+    "list": "tasks.ops.installations",
+    "show": "tasks.ops.installations",
+    "remove": "tasks.ops.remove_installation",
 }
 
 
@@ -66,6 +74,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd["renew"].add_argument("--recreate", action="store_true", help="re-create, not renew")
     cmd["replay"].add_argument("--limit", type=int, help="at most this many (default all)")
     cmd["birthdays"].add_argument("--date", help="YYYY-MM-DD (default today, UTC)")
+    installs = cmd["installations"].add_subparsers(dest="action", required=True, metavar="ACTION")
+    installs.add_parser("list", help="every installation (a table; no tokens)")
+    installs.add_parser("show", help="one installation as JSON (no token)").add_argument("bot_id")
+    remove = installs.add_parser("remove", help="mark removed and forget the token")
+    remove.add_argument("bot_id")
+    remove.add_argument("--reason", help="recorded with the removal (default: removed by ops)")
     return parser
 
 
@@ -73,6 +87,11 @@ def task_call(args: argparse.Namespace) -> tuple[str, list[Any], dict[str, Any]]
     """The task name, args and kwargs that a parsed command line asks for."""
     name = COMMANDS[args.command][0]
     opt = vars(args).get
+    if args.command == "installations":
+        kwargs = {"bot_id": opt("bot_id")}
+        if opt("action") == "remove":
+            kwargs["reason"] = opt("reason")
+        return INSTALLATION_TASKS[args.action], [], kwargs
     calls: dict[str, tuple[list[Any], dict[str, Any]]] = {
         "status": ([], {}),
         "broadcast": ([opt("text")], {"types": opt("types")}),
@@ -151,8 +170,65 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:  # the task's own error, re-raised by Celery
         print(f"error: {name} failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps(answer, indent=2) if args.json else render(args.command, answer))
+    print(for_people(args, answer))
     return 0
+
+
+def for_people(args: argparse.Namespace, answer: Any) -> str:
+    """The answer as the command prints it (``--json``: JSON)."""
+    action = vars(args).get("action")
+    if args.json or action == "show":
+        return json.dumps(answer, indent=2)
+    if action == "list":
+        return installation_table(answer["installations"])
+    if action == "remove":
+        return removal_report(answer)
+    return render(args.command, answer)
+
+
+def installation_table(records: list[dict[str, Any]]) -> str:
+    """One line per installation: bot id, account, kind, state, installed at (UTC)."""
+    rows = [("BOT ID", "ACCOUNT", "KIND", "STATE", "INSTALLED AT")]
+    rows += [
+        (
+            str(r["bot_id"]),
+            str(r["account_id"]),
+            str(r["kind"]),
+            str(r["state"]),
+            _utc(r["installed_at"]),
+        )
+        for r in records
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    ]
+    return "\n".join(lines if records else [*lines, "(no installations)"])
+
+
+def removal_report(answer: dict[str, Any]) -> str:
+    """What ``installations remove`` did, in a sentence or two."""
+    record = answer["installation"]
+    who = f"bot {record['bot_id']} ({record['kind']}, account {record['account_id']})"
+    if not answer["removed"]:
+        return f"{who} was already removed at {_utc(record['removed_at'])}; nothing done."
+    text = (
+        f"removed {who}: its token is forgotten; the leading listener stops its "
+        "subscription when it sees the change."
+    )
+    if record["kind"] == "configured":
+        text += (
+            "\nIt is the configured bot (RINGCENTRAL_* settings): the next listener start "
+            "makes it active again unless those settings name another bot."
+        )
+    return text
+
+
+def _utc(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return datetime.fromtimestamp(float(timestamp), UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 if __name__ == "__main__":

@@ -11,10 +11,13 @@ from glipbot import log_events as ev
 from glipbot.bot import Reply
 from glipbot.contracts import EVENTS_QUEUE, OPS_QUEUE, REPLIES_QUEUE, listener_commands
 from glipbot.logging import get_logger
+from glipbot.state.installations import InstallationStore
 from worker.replies import Outgoing
 from worker.runtime import Runtime
 
 CHAT_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
+#: The reason recorded when ops remove an installation.
+REMOVED_BY_OPS = "removed by ops"
 
 EnqueueReply = Callable[[Outgoing], None]
 EnqueueEvent = Callable[[dict[str, Any]], None]
@@ -142,6 +145,49 @@ def status_report(rt: Runtime) -> dict[str, Any]:
         "login_failure": login_failure.report() if login_failure is not None else None,
         "counters": rt.counters.all(),
     }
+
+
+def installations(rt: Runtime, bot_id: str | None = None) -> dict[str, Any]:
+    """Every installation (oldest first), or the one of ``bot_id``; never a token.
+
+    An unknown ``bot_id`` raises :class:`LookupError`.
+    """
+    store = _installations(rt)
+    if bot_id is None:
+        return {"installations": [i.public() for i in store.all()]}
+    found = store.get(bot_id)
+    if found is None:
+        raise LookupError(f"no installation of bot {bot_id}")
+    return {"installation": found.public()}
+
+
+def remove_installation(rt: Runtime, bot_id: str, reason: str = REMOVED_BY_OPS) -> dict[str, Any]:
+    """Mark ``bot_id``'s installation removed and forget its token.
+
+    The leading listener stops its subscription when it sees the change. A
+    removed installation stays removed (``removed: false``); an unknown one
+    raises :class:`LookupError`. The configured bot comes back at the next
+    listener start, unless the ``RINGCENTRAL_*`` settings name another bot.
+    """
+    store = _installations(rt)
+    current = store.get(bot_id)
+    if current is None:
+        raise LookupError(f"no installation of bot {bot_id}")
+    if not current.active:
+        return {"removed": False, "installation": current.public()}
+    removed = store.remove(bot_id, reason) or current
+    _log.info(
+        ev.INSTALLATION_REMOVED,
+        bot_id=bot_id,
+        account_id=removed.account_id,
+        kind=removed.kind,
+        reason=reason,
+    )
+    return {"removed": True, "installation": removed.public()}
+
+
+def _installations(rt: Runtime) -> InstallationStore:
+    return InstallationStore(rt.platform.redis, rt.platform.keys)
 
 
 def _listeners(rt: Runtime) -> list[dict[str, Any]]:

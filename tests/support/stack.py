@@ -11,11 +11,16 @@ it does not eat into anyone's budget).
 
 from __future__ import annotations
 
+import json
 import socket
+import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 import redis
 import requests
@@ -26,6 +31,8 @@ from devtools.ports import free_port
 from devtools.processes import ManagedProcess, stop_all, wait_for
 from devtools.sandbox_process import SandboxProcess
 from glipbot.settings import Settings
+from glipbot.state.installations import Installation, InstallationStore
+from glipbot.state.keys import Keys
 from sandbox.testing import Person, as_person
 from tests.support.programs import FlowerProcess, ListenerProcess, WorkerProcess
 from worker.celery import celery_config
@@ -47,6 +54,47 @@ START_TIMEOUT = 30.0
 def mention(person_id: str) -> str:
     """The Glip markup that mentions a person in a post's text."""
     return f"![:Person]({person_id})"
+
+
+@dataclass
+class InstalledBot:
+    """The bot installed in an account of its own (:meth:`Stack.install_bot`)."""
+
+    bot_id: str
+    account_id: str
+    token: str = field(repr=False)
+    #: Logged-in sessions of the account's people (the installer first).
+    people: list[Person]
+
+
+class _RedirectReceiver:
+    """A redirect URI on a free port that takes a private install's POST (JSON or form)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[dict[str, Any]] = []
+        bodies = self.bodies
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                is_json = "json" in (self.headers.get("Content-Type") or "")
+                bodies.append(json.loads(raw) if is_json else dict(parse_qsl(raw)))
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:  # quiet
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/bot/oauth"
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join()
 
 
 class Stack:
@@ -73,6 +121,7 @@ class Stack:
         self._want = {"workers": workers, "listener": listener, "flower": flower}
         self._extra_env = dict(env or {})
         self._people: dict[str, Person] = {}
+        self._installed_people: list[Person] = []
         self.env: dict[str, str] = {}
 
     # -- life cycle -------------------------------------------------------------
@@ -81,6 +130,7 @@ class Stack:
         self.sandbox.start()
         self.env = self._environment()
         settings = Settings.from_env(self.env, env_file=None)
+        self.keys = Keys.from_settings(settings)
         self.redis = redis.Redis.from_url(self.redis_url, decode_responses=True)
         # The test's own Celery client: the workers' configuration, never their app object
         # (whose settings come from this process's environment).
@@ -106,7 +156,7 @@ class Stack:
         for proc in self.processes:
             proc.close()
         self.sandbox.stop()
-        for person in self._people.values():
+        for person in [*self._people.values(), *self._installed_people]:
             person.close()
         if hasattr(self, "celery"):
             self.celery.close()
@@ -148,6 +198,41 @@ class Stack:
             return False
         return resp.status_code == 200
 
+    # -- installations -------------------------------------------------------------
+
+    def install_bot(self, people: int = 1) -> InstalledBot:
+        """Install the bot privately in a new sandbox account, as RingCentral does (the
+        sandbox POSTs its token to a redirect URI), and record the installation in Redis
+        as the install endpoint does; the account's ``people`` are logged in."""
+        receiver = _RedirectReceiver()
+        try:
+            answer = self.sandbox.control.install("private", receiver.url, people=people)
+            done = self.sandbox.control.wait_installation(answer["bot_id"], timeout=START_TIMEOUT)
+        finally:
+            receiver.close()
+        assert done["state"] == "installed", done
+        [posted] = receiver.bodies
+        bot = InstalledBot(
+            bot_id=str(answer["bot_id"]),
+            account_id=str(answer["account_id"]),
+            token=str(posted["access_token"]),
+            people=[
+                as_person(self.sandbox.rest_url, p["username"], p["password"])
+                for p in answer["people"]
+            ],
+        )
+        self._installed_people += bot.people
+        record = Installation(
+            bot.bot_id,
+            bot.account_id,
+            "private",
+            time.time(),
+            token=bot.token,
+            creator_extension_id=str(answer.get("creator_extension_id") or "") or None,
+        )
+        InstallationStore(self.redis, self.keys).put(record)
+        return bot
+
     # -- people and chats ---------------------------------------------------------
 
     def person(self, email: str) -> Person:
@@ -173,12 +258,13 @@ class Stack:
         resp.raise_for_status()
         return [(p["creatorId"], p["text"]) for p in reversed(resp.json()["records"])]
 
-    def bot_posts(self, group_id: str | None = None) -> list[dict[str, Any]]:
-        """The bot's ``POST /glip/posts`` the sandbox answered with 200, oldest first."""
+    def bot_posts(self, group_id: str | None = None, bot_id: str = BOT_ID) -> list[dict[str, Any]]:
+        """The bot's ``POST /glip/posts`` the sandbox answered with 200, oldest first
+        (``bot_id``: whose token made them; the configured bot's by default)."""
         return [
             r
             for r in self.sandbox.control.requests(path=POSTS, method="POST")
-            if r["who"] == BOT_ID
+            if r["who"] == bot_id
             and r["status"] == 200
             and (group_id is None or r["body"]["groupId"] == group_id)
         ]

@@ -14,6 +14,7 @@ import redis
 from glipbot.contracts.chat_order import (
     ENQUEUE_SCRIPT,
     RELEASE_GRACE,
+    Chat,
     ChatTurns,
     Enqueued,
     Released,
@@ -21,6 +22,7 @@ from glipbot.contracts.chat_order import (
     enqueue_call,
     seq_from_dedup,
 )
+from glipbot.contracts.identity import event_id
 from glipbot.contracts.ledger import PROGRESS_BOUND, Ledger, event_entry, reply_entry
 from glipbot.state.keys import Keys
 from tests.support.clock import FakeClock
@@ -134,7 +136,7 @@ def test_a_waiting_reply_parks_without_a_deadline_and_nothing_spins(
     assert state.turn is Turn.PARKED
     assert ledger.deadline(entry) is None  # the chat holds it: the reaper leaves it alone
     assert ledger.entry(entry) is not None
-    assert turns.waiting_chats() == ["g"]
+    assert turns.waiting_chats() == [Chat("g")]
 
 
 def test_passing_the_turn_sends_the_parked_reply_now_due(
@@ -192,7 +194,7 @@ def test_a_reply_outside_the_ledger_waits_without_parking(turns: ChatTurns) -> N
     state = turns.park("g", 2, 0, reply_entry("evt-2:0"))
 
     assert state.turn is Turn.WAIT
-    assert turns.waiting_chats() == ["g"]
+    assert turns.waiting_chats() == [Chat("g")]
 
 
 # -- releasing owners that are gone ----------------------------------------------
@@ -340,3 +342,76 @@ def test_handling_an_event_removes_it_from_the_chats_in_flight(
     turns.handled("g", 1, 0)
 
     assert redis_client.hgetall(KEYS.chat_inflight("g")) == {}
+
+
+# -- one order per bot installation -------------------------------------------------
+
+
+def _bots_reply(ledger: Ledger, seq: int, index: int, bot: str) -> str:
+    """Installed bot ``bot``'s reply ``(seq, index)`` in chat "g", enqueued; its ledger id."""
+    entry = reply_entry(f"evt-{seq}:{index}", bot=bot)
+    ledger.register(
+        entry, "replies", f"msg {bot} {seq}:{index}", group_id="g", turn=(seq, index), bot=bot
+    )
+    return entry
+
+
+def test_two_bots_in_one_chat_never_wait_for_each_other(
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis
+) -> None:
+    """The configured bot's first reply is not posted yet; the installed bot's posts anyway."""
+    turns.handled("g", 1, 1)
+    turns.handled("g", 2, 1)
+    turns.handled("g", 1, 1, bot="b2")
+    entry = _bots_reply(ledger, 1, 0, "b2")
+
+    assert turns.check("g", 2, 0).turn is Turn.WAIT  # the configured bot's order waits
+    assert turns.park("g", 1, 0, entry, bot="b2").turn is Turn.MINE
+    assert redis_client.hgetall(KEYS.chat_inflight("g", "b2")) == {"1:0": entry}
+    assert redis_client.hgetall(KEYS.chat_inflight("g")) == {}
+
+
+def test_a_waiting_chat_names_its_bot_and_is_released_in_its_own_order(
+    turns: ChatTurns, ledger: Ledger, redis_client: redis.Redis, clock: FakeClock
+) -> None:
+    """The installed bot's event 1 was lost; its event 2's reply waits, the configured bot's not."""
+    turns.handled("g", 2, 1, bot="b2")
+    second = _bots_reply(ledger, 2, 0, "b2")
+    _taken(redis_client)
+    assert turns.park("g", 2, 0, second, bot="b2").turn is Turn.PARKED
+    turns.handled("g", 1, 1)
+    assert turns.park("g", 1, 0, _reply(ledger, 1, 0)).turn is Turn.MINE
+
+    assert turns.waiting_chats() == [Chat("g", "b2")]
+    clock.now += RELEASE_GRACE
+    state = turns.release("g", bot="b2")
+
+    assert state.released == [Released("g", 1, None, None, "b2")]
+    assert state.woken == second
+
+
+def test_a_chat_names_itself_in_the_set_of_waiting_chats_and_back() -> None:
+    assert Chat("g").member() == "g"
+    assert Chat("g", "b2").member() == "bot:b2:g"
+    assert Chat.from_member("bot:b2:g") == Chat("g", "b2")
+    assert Chat.from_member("g") == Chat("g")
+
+
+def test_the_enqueue_script_numbers_an_installed_bots_event_in_its_own_order(
+    redis_client: redis.Redis,
+) -> None:
+    """The same post reaches the configured bot and an installed one: two events, two orders."""
+    redis_client.set(KEYS.listener_lease, "L")
+    envelope = {"uuid": "u1", "ownerId": "b2", "body": {"eventType": "PostAdded", "id": "p1"}}
+    theirs = {**envelope, "uuid": "u2", "ownerId": "b1"}
+
+    assert _enqueue(redis_client, event_id(envelope, installed=True)) == Enqueued.ENQUEUED
+    assert _enqueue(redis_client, event_id(theirs)) == Enqueued.ENQUEUED
+    assert _enqueue(redis_client, event_id(envelope, installed=True)) == Enqueued.DUPLICATE
+
+    assert seq_from_dedup(redis_client.get(KEYS.dedup("bot:b2:post:p1"))) == 1
+    assert seq_from_dedup(redis_client.get(KEYS.dedup("post:p1"))) == 1
+    assert redis_client.hgetall(KEYS.chat_inflight("g", "b2")) == {
+        "1": event_entry("bot:b2:post:p1")
+    }
+    assert redis_client.hgetall(KEYS.chat_inflight("g")) == {"1": event_entry("post:p1")}

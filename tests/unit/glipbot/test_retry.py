@@ -79,3 +79,13 @@ def test_other_wrapped_failures_back_off_as_themselves() -> None:
 
     assert POLICY.delay(wrapped, 1) == 7.0
     assert POLICY.delay(wrapped, 4) is None
+
+
+def test_a_cause_chain_that_loops_ends_where_it_loops() -> None:
+    from glipbot.errors import LoginRefusedError
+    from glipbot.retry import root_cause
+
+    first = LoginRefusedError("refused", setting="RINGCENTRAL_PASSWORD")
+    second = LoginRefusedError("refused again", setting="RINGCENTRAL_PASSWORD")
+    first.__cause__, second.__cause__ = second, first  # a stored refusal re-raised from itself
+    assert root_cause(first) in (first, second)

@@ -15,20 +15,23 @@ from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, Retr
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
 from tests.support.clock import FakeClock
+from worker.errors import UnknownInstallationError
 from worker.messages import Built
 from worker.reconcile import WATCH_FOR
 from worker.replies import Outgoing, ReplyPoster, settle_window
 
 KEYS = Keys("test:")
 BOT = "7777"
+OTHER_BOT = "8888"
 SETTLE = 6.0
 
 
 class FakeChat:
     """The platform's posts in one chat; can lose an answer, or make a post only later."""
 
-    def __init__(self, clock: FakeClock) -> None:
+    def __init__(self, clock: FakeClock, creator: str = BOT) -> None:
         self.clock = clock
+        self.creator = creator
         self.posts: list[dict[str, Any]] = []
         self.fail_next: Exception | None = None
         self.lose_answer_next = False
@@ -48,7 +51,12 @@ class FakeChat:
         if self.fail_next:
             error, self.fail_next = self.fail_next, None
             raise error
-        post = {"groupId": group_id, "text": text, "attachments": attachments, "creatorId": BOT}
+        post = {
+            "groupId": group_id,
+            "text": text,
+            "attachments": attachments,
+            "creatorId": self.creator,
+        }
         if self.delay_next:
             self.delay_next = False
             self.late.append(post)
@@ -95,8 +103,23 @@ def chat(clock: FakeClock) -> FakeChat:
 
 
 @pytest.fixture
-def poster(chat: FakeChat, redis_client: redis.Redis, clock: FakeClock) -> ReplyPoster:
-    return ReplyPoster(chat, redis_client, KEYS, lambda: BOT, settle=SETTLE, clock=clock)
+def other_chat(clock: FakeClock) -> FakeChat:
+    """The same chat as the installed bot ``OTHER_BOT`` posts in it, with its own client."""
+    return FakeChat(clock, creator=OTHER_BOT)
+
+
+@pytest.fixture
+def poster(
+    chat: FakeChat, other_chat: FakeChat, redis_client: redis.Redis, clock: FakeClock
+) -> ReplyPoster:
+    def installed(bot_id: str) -> FakeChat:
+        if bot_id != OTHER_BOT:
+            raise UnknownInstallationError(bot_id, "unknown")
+        return other_chat
+
+    return ReplyPoster(
+        chat, redis_client, KEYS, lambda: BOT, installed=installed, settle=SETTLE, clock=clock
+    )
 
 
 def _enqueued(poster: ReplyPoster, out: Outgoing) -> Outgoing:
@@ -362,3 +385,112 @@ def test_the_lock_of_a_dead_worker_lapses_within_its_ttl(
     time.sleep(0.4)
 
     assert poster.post_once(reply) == chat.posts[0]["id"]
+
+
+# -- replies of installed bots --------------------------------------------------------
+
+
+def test_an_installed_bots_reply_is_posted_with_its_client_and_kept_apart(
+    chat: FakeChat, other_chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    """Two bots answer the same post: the same reply key, two replies, each by its bot."""
+    reply = Reply(key="evt-1:0", group_id="g", text="hello")
+
+    mine = poster.deliver(_enqueued(poster, Outgoing(reply)))
+    theirs = poster.deliver(_enqueued(poster, Outgoing(reply, bot_id=OTHER_BOT)))
+
+    assert (chat.texts(), other_chat.texts()) == (["hello"], ["hello"])
+    assert redis_client.hget(KEYS.reply("evt-1:0"), "post_id") == mine
+    assert redis_client.hget(KEYS.reply("evt-1:0", OTHER_BOT), "post_id") == theirs
+    assert redis_client.smembers(KEYS.reply_claims("g", OTHER_BOT)) == {theirs}
+    assert poster.ledger.size() == 0
+
+
+def test_a_reply_message_without_a_bot_is_the_configured_bots(
+    chat: FakeChat, other_chat: FakeChat, poster: ReplyPoster
+) -> None:
+    """A message written before installations existed posts as it always did."""
+    old_message = {"key": "evt-1:0", "group_id": "g", "text": "hi", "attachments": [], "seq": None}
+
+    out = Outgoing.from_json(old_message)
+    poster.deliver(out)
+
+    assert out.bot_id is None
+    assert "bot_id" not in out.to_json()  # and the configured bot's messages stay the same
+    assert (chat.texts(), other_chat.texts()) == (["hi"], [])
+
+
+def test_a_reply_names_its_bot_in_its_message_and_its_ledger_entry() -> None:
+    out = Outgoing(Reply(key="k:0", group_id="g", text="t"), 3, bot_id=OTHER_BOT)
+
+    assert out.to_json()["bot_id"] == OTHER_BOT
+    assert Outgoing.from_json(out.to_json()) == out
+    assert out.entry_id == reply_entry("k:0", OTHER_BOT) != reply_entry("k:0")
+
+
+def test_an_installed_bots_lost_answer_is_found_among_its_own_posts(
+    other_chat: FakeChat, poster: ReplyPoster
+) -> None:
+    """Its "own post" check uses its own id, not the configured bot's."""
+    reply = Reply(key="evt-1:0", group_id="g", text="booked")
+    other_chat.lose_answer_next = True
+
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(reply, bot_id=OTHER_BOT))
+    post_id = poster.deliver(Outgoing(reply, bot_id=OTHER_BOT))
+
+    assert post_id == other_chat.posts[0]["id"]
+    assert other_chat.creates == 1
+
+
+def test_an_installed_bots_late_duplicate_is_deleted_with_its_client(
+    chat: FakeChat,
+    other_chat: FakeChat,
+    poster: ReplyPoster,
+    clock: FakeClock,
+    redis_client: redis.Redis,
+) -> None:
+    reply = Reply(key="evt-1:0", group_id="g", text="booked")
+    other_chat.delay_next = True
+    with pytest.raises(NetworkError):
+        poster.deliver(Outgoing(reply, bot_id=OTHER_BOT))
+    clock.advance(SETTLE)
+    kept = poster.deliver(Outgoing(reply, bot_id=OTHER_BOT))
+    other_chat.land_late_posts()
+
+    assert list(poster.duplicates.watched()) == [f"bot:{OTHER_BOT}:evt-1:0"]
+    assert poster.duplicates.sweep() == 1
+    assert [p["id"] for p in other_chat.posts] == [kept]
+    assert chat.deleted == []
+    counters = Counters(redis_client, KEYS.counters, bot_key=KEYS.bot_counters)
+    assert counters.of_bot(OTHER_BOT) == {"replies_duplicate_deleted": 1}
+
+
+def test_a_reply_of_a_bot_that_is_no_installation_is_refused_before_anything_is_marked(
+    poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    reply = Reply(key="evt-1:0", group_id="g", text="x")
+
+    with pytest.raises(UnknownInstallationError):
+        poster.deliver(Outgoing(reply, bot_id="9999"))
+
+    assert redis_client.hgetall(KEYS.reply("evt-1:0", "9999")) == {}
+
+
+def test_two_bots_replies_in_one_chat_keep_their_own_order(
+    chat: FakeChat, other_chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    """The configured bot's reply to event 1 is not posted yet; the installed bot's is."""
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    poster.turns.handled("g", 1, 1, bot=OTHER_BOT)
+    waiting = _enqueued(poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2))
+    theirs = _enqueued(
+        poster, Outgoing(Reply(key="evt-9:0", group_id="g", text="theirs"), 1, bot_id=OTHER_BOT)
+    )
+    redis_client.delete("replies")
+
+    assert poster.deliver(waiting) is None  # parked behind the configured bot's (1, 0)
+    assert poster.deliver(theirs) is not None
+
+    assert (chat.texts(), other_chat.texts()) == ([], ["theirs"])

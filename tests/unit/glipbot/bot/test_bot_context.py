@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from glipbot.bot import Bot, CachingDirectory, Context, Reply, card
-from glipbot.testing import GROUP_ID, JOHN_ID, FakeDirectory, make_post_event, simulate_post
+from glipbot.bot import Bot, CachingDirectory, Context, InstallationInfo, Reply, card
+from glipbot.testing import (
+    BOT_ID,
+    GROUP_ID,
+    JOHN_ID,
+    FakeDirectory,
+    make_post_event,
+    simulate_post,
+)
 
 
 def run(
@@ -89,3 +96,25 @@ def test_a_reply_survives_a_round_trip_through_json() -> None:
         "text": "hi",
         "attachments": [dict(reply.attachments[0])],
     }
+
+
+def test_a_handler_sees_the_configured_bot_by_default() -> None:
+    ctx = run(None)
+
+    assert ctx.installation == InstallationInfo(BOT_ID, "", "configured")
+    assert ctx.installation.configured
+
+
+def test_a_handler_sees_the_installation_the_event_reached() -> None:
+    """The worker passes it; the bot id and look-ups are that installation's."""
+    seen: list[Context] = []
+    bot = Bot()
+    bot.fallback(seen.append)  # type: ignore[arg-type]
+    installed = InstallationInfo("b2", "acc-2", "public")
+    directory = FakeDirectory.seed().add_group(GROUP_ID, [JOHN_ID, "b2"])
+
+    bot.handle(make_post_event("hi", bot_id="b2"), directory, installation=installed)
+
+    assert seen[0].installation == installed
+    assert not seen[0].installation.configured
+    assert seen[0].bot_id == "b2"

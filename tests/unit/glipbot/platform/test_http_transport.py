@@ -274,6 +274,46 @@ def test_hooks_see_every_call_with_its_group(adapter: ScriptedAdapter) -> None:
     ]
 
 
+class _BotRecorder:
+    """A hook that tells the bots apart (the rate limiter does)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def before_request(self, group: str, *, bot: str | None = None) -> None:
+        self.seen.append(("before", group, bot))
+
+    def after_response(
+        self,
+        group: str,
+        rate_limit: RateLimitInfo | None,
+        error: PlatformError | None,
+        *,
+        bot: str | None = None,
+    ) -> None:
+        self.seen.append(("after", group, bot))
+
+
+def test_a_call_for_an_installed_bot_names_it_to_the_hooks(adapter: ScriptedAdapter) -> None:
+    """Hooks that never heard of bots still see the configured bot's calls as before."""
+    aware, unaware = _BotRecorder(), _Recorder()
+    transport = HttpTransport(BASE_URL, 1.0, session_with(adapter), hooks=[aware])
+    adapter.reply(200, {}, headers=LIGHT).reply(200, {}, headers=LIGHT).reply(200, {})
+
+    transport.request("GET", "/restapi/v1.0/glip/groups/1", group="Light", bot="b2")
+    _get(transport)
+    transport.hooks = [unaware]
+    _get(transport)
+
+    assert aware.seen == [
+        ("before", "Light", "b2"),
+        ("after", "Light", "b2"),
+        ("before", "Light", None),
+        ("after", "Light", None),
+    ]
+    assert [step[0] for step in unaware.seen] == ["before", "after"]
+
+
 def test_hooks_see_a_request_that_failed_in_transit(adapter: ScriptedAdapter) -> None:
     """It may have reached the platform: the limiter must still settle its slot."""
     hook = _Recorder()

@@ -191,3 +191,65 @@ def test_a_slot_is_held_until_its_answer_then_for_one_window(redis_client: redis
     while limiter.try_acquire("Light") > 0.0:
         assert time.monotonic() < answered + 3.0, "the slot was never freed"
         time.sleep(0.02)
+
+
+# -- one window per bot ------------------------------------------------------------
+
+
+def test_each_bot_has_its_own_window_and_the_configured_bot_keeps_its_keys(
+    redis_client: redis.Redis,
+) -> None:
+    """RingCentral counts per user: two installed bots and the configured bot, three windows."""
+    limiter = _limiter(redis_client, limit=1, window=5.0)
+
+    assert limiter.try_acquire("Light") == 0.0
+    assert limiter.try_acquire("Light", bot="b2") == 0.0
+    assert limiter.try_acquire("Light", bot="b3") == 0.0
+    assert limiter.try_acquire("Light", bot="b2") > 0
+
+    assert redis_client.zcard(KEYS.ratelimit("Light")) == 1
+    assert redis_client.exists("test:ratelimit:Light") == 1  # as before installations
+    assert limiter.state("Light", bot="b2").used == 1
+
+
+def test_one_bots_429_pauses_that_bot_only(redis_client: redis.Redis) -> None:
+    counters = Counters(redis_client, KEYS.counters, bot_key=KEYS.bot_counters)
+    limiter = RateLimiter(redis_client, KEYS, limits={"Light": (50, 60.0)}, counters=counters)
+    limiter.before_request("Light", bot="b2")
+
+    limiter.after_response(
+        "Light", None, RateLimitedError("429", retry_after=3.0, group="Light"), bot="b2"
+    )
+
+    assert 2.0 < limiter.state("Light", bot="b2").paused_for <= 3.0
+    assert limiter.state("Light").paused_for == 0
+    assert limiter.state("Light", bot="b3").paused_for == 0
+    assert limiter.try_acquire("Light") == 0.0
+    assert limiter.try_acquire("Light", bot="b3") == 0.0
+    assert limiter.try_acquire("Light", bot="b2") > 2.0
+    assert counters.of_bot("b2") == {"http_429_Light": 1}
+    assert counters.all() == {"http_429_Light": 1}
+
+
+def test_one_bots_headers_teach_that_bots_limit_only(redis_client: redis.Redis) -> None:
+    limiter = _limiter(redis_client, limit=50, window=60.0)
+    headers = Headers("Light", limit=3, remaining=0, window=60)
+
+    limiter.after_response("Light", headers, None, bot="b2")
+
+    assert limiter.state("Light", bot="b2").limit == 3
+    assert limiter.state("Light", bot="b2").used == 3
+    assert limiter.state("Light").limit == 50
+    assert limiter.try_acquire("Light") == 0.0
+    assert limiter.try_acquire("Light", bot="b2") > 0
+
+
+def test_a_bots_slot_is_settled_in_its_own_window(redis_client: redis.Redis) -> None:
+    """The slot a request of bot b2 held is settled in b2's window, not the configured bot's."""
+    limiter = _limiter(redis_client, limit=1, window=5.0)
+
+    limiter.before_request("Light", bot="b2")
+    limiter.after_response("Light", None, None, bot="b2")
+
+    assert limiter.state("Light", bot="b2").used == 1
+    assert limiter.state("Light").used == 0

@@ -227,3 +227,27 @@ def test_delete_post_deletes_one_post_of_a_chat_in_the_medium_group(
         f"{API}/glip/chats/g%2F1/posts/p1",
     )
     assert ENDPOINT_GROUPS[("DELETE", f"{API}/glip/chats/{{chatId}}/posts/{{postId}}")] == "Medium"
+
+
+def test_an_installed_bots_client_names_its_bot_on_every_call(
+    adapter: ScriptedAdapter, tokens: FakeTokens
+) -> None:
+    """So the rate limiter counts its calls in that bot's buckets; OAuth is not asked."""
+    seen: list[tuple[str, str | None]] = []
+
+    class Hook:
+        def before_request(self, group: str, *, bot: str | None = None) -> None:
+            seen.append((group, bot))
+
+        def after_response(self, group: str, *_: object, bot: str | None = None) -> None:
+            seen.append((group, bot))
+
+    client = RestClient(
+        Settings(server_url=BASE_URL), tokens, session_with(adapter), hooks=[Hook()], bot_id="b2"
+    )
+    adapter.reply(401, EXPIRED).reply(200, {"id": "p1"})
+
+    client.create_post("g1", "hi")
+
+    assert seen == [("Light", "b2")] * 4
+    assert tokens.refused == ["token-1"]
