@@ -8,6 +8,7 @@ test, the fault matrix) can read, or print when something fails.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,10 +57,8 @@ class ListenerProcess(Program):
             raise
 
     def _port(self) -> int | None:
-        for line in self.output().splitlines():
-            if line.startswith("listener health on port "):
-                return int(line.rsplit(" ", 1)[1])
-        return None
+        found = re.search(r"^listener health on port (\d+)", self.output(), re.MULTILINE)
+        return int(found.group(1)) if found else None
 
     def health(self, timeout: float = 5) -> tuple[int, dict[str, Any]]:
         """``/healthz``: its status code and body."""

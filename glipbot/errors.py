@@ -95,6 +95,15 @@ class AuthError(PermanentError):
     """Login or refresh refused by the platform."""
 
 
+class TokenRefusedError(AuthError):
+    """The platform refused the token of installed bot ``bot_id`` (401, ``OAU-232``,
+    ``CMN-405``): the bot was removed from its account. The token is never in the message."""
+
+    def __init__(self, bot_id: str, **kw: Any) -> None:
+        super().__init__(f"the platform refused the token of bot {bot_id}", **kw)
+        self.bot_id = bot_id
+
+
 class LoginRefusedError(AuthError):
     """The platform refused the configured credentials; retrying soon cannot help.
 

@@ -66,6 +66,8 @@ DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_SUBSCRIPTION_EXPIRES_IN = 900
 DEFAULT_SUBSCRIPTION_RENEW_MARGIN = 120.0
 DEFAULT_LEASE_TTL = 10.0
+DEFAULT_LISTENER_SHARDS = 8
+DEFAULT_INSTALLATION_CHECK_INTERVAL = 300.0
 DEFAULT_HEALTH_PORT = 8930
 #: Loopback: a probe from another host needs `0.0.0.0`, which the container images set.
 DEFAULT_HEALTH_HOST = "127.0.0.1"
@@ -321,6 +323,19 @@ class Settings:
         "SUBSCRIPTION_CHECK_INTERVAL",
         DEFAULT_SUBSCRIPTION_CHECK_INTERVAL,
         "how often the listener checks that the platform still knows the subscription",
+        check=POSITIVE,
+    )
+    listener_shards: int = setting(
+        "LISTENER_SHARDS",
+        DEFAULT_LISTENER_SHARDS,
+        "installed bots are divided into this many shards, each led by one listener "
+        "(the same on every listener)",
+        check=AT_LEAST_ONE,
+    )
+    installation_check_interval: float = setting(
+        "INSTALLATION_CHECK_INTERVAL",
+        DEFAULT_INSTALLATION_CHECK_INTERVAL,
+        "how often the listener asks the platform whether each installed bot still exists",
         check=POSITIVE,
     )
     listener_instance: str = setting(

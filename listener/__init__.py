@@ -7,7 +7,9 @@ publishing on a channel → :mod:`~listener.transports` reads it (from where
 :mod:`~listener.enqueue` puts a Celery message on ``events``, fenced by the
 lease (:mod:`~listener.lease`, :mod:`~listener.leadership`). Around it:
 :mod:`~listener.status`, :mod:`~listener.health`, :mod:`~listener.metrics`,
-:mod:`~listener.commands`; :mod:`~listener.service` wires them. Every way of
+:mod:`~listener.commands`; :mod:`~listener.service` wires them. Installed
+bots take the same path, each under the lease of its shard
+(:mod:`~listener.fleet`). Every way of
 stopping is bounded (:mod:`~listener.cancellation`), and a listener that gets
 stuck anyway ends itself (:mod:`~listener.watchdog`).
 

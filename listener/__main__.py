@@ -35,7 +35,12 @@ async def _main(settings: Settings) -> None:
     backfill = Backfill(platform.rest, platform.tokens.owner_id)
     installs = InstallCalls(settings, platform.rest.transport)
     service = ListenerService(
-        settings, platform.rest, platform.redis, backfill=backfill, installs=installs
+        settings,
+        platform.rest,
+        platform.redis,
+        backfill=backfill,
+        installs=installs,
+        connect_installed=platform.installed_client,
     )
     # The configured bot is an installation too; recorded beside the run, never in its way.
     configured = asyncio.create_task(

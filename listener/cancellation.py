@@ -23,7 +23,13 @@ import asyncio
 from collections.abc import Coroutine, Iterable
 from typing import Any, TypeVar
 
-__all__ = ["RECANCEL_INTERVAL", "StepTimeoutError", "cancel_and_wait", "run_bounded"]
+__all__ = [
+    "RECANCEL_INTERVAL",
+    "StepTimeoutError",
+    "cancel_and_wait",
+    "run_bounded",
+    "wait_or_stop",
+]
 
 #: Seconds between two cancels of a task that has not stopped yet.
 RECANCEL_INTERVAL = 0.25
@@ -102,3 +108,12 @@ async def run_bounded(step_coro: Coroutine[Any, Any, _T], *, step: str, timeout:
         return task.result()
     stuck = await cancel_and_wait({task}, timeout=RECANCEL_INTERVAL * 2)
     raise StepTimeoutError(step, timeout, abandoned=bool(stuck))
+
+
+async def wait_or_stop(stop: asyncio.Event, seconds: float) -> None:
+    """Wait until ``stop`` is set or ``seconds`` have passed, whatever else is cancelled."""
+    waiter = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({waiter}, timeout=seconds)
+    finally:
+        waiter.cancel()

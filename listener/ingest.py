@@ -23,7 +23,7 @@ from glipbot import log_events as ev
 from glipbot.contracts.chat_order import ENQUEUE_SCRIPT, Enqueued, enqueue_call
 from glipbot.contracts.identity import event_id
 from glipbot.errors import InvalidEventError
-from glipbot.events import chat_id, epoch_seconds, parse_event
+from glipbot.events import Event, chat_id, epoch_seconds, parse_event
 from glipbot.logging import get_logger
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
@@ -68,11 +68,24 @@ class Ingest:
         dedup_ttl: int,
         save_timetoken: bool = True,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        installation: Keys | None = None,
+        intercept: Callable[[Event], bool] | None = None,
     ) -> None:
         """``save_timetoken=False``: the transport's positions are not PubNub timetokens
-        (WebSocket frames); it reads :attr:`last_timetoken` and :attr:`written` instead."""
+        (WebSocket frames); it reads :attr:`last_timetoken` and :attr:`written` instead.
+
+        ``installation``: the keys of the installed bot whose notifications these
+        are (:meth:`Keys.installation_prefix`): its timetoken and chat watermarks
+        live there, and its events are numbered as its own
+        (:func:`~glipbot.contracts.identity.event_id` with ``installed``). None:
+        the configured bot's. ``intercept(event)`` sees each valid event first;
+        True means it was handled here and is not enqueued.
+        """
         self._redis = client
         self._keys = keys
+        self._own = installation or keys
+        self._installed = installation is not None
+        self._intercept = intercept
         self._lease = lease
         self._messages_factory = messages
         self._messages: CeleryMessages | None = None
@@ -172,7 +185,10 @@ class Ingest:
                 raise DecryptError(UNKNOWN_CHANNEL)
             else:
                 data = decryptor.decrypt(item.payload)
-            chat = chat_id(parse_event(data))
+            event = parse_event(data)
+            if self._intercept is not None and self._intercept(event):
+                return None
+            chat = chat_id(event)
         except DecryptError as exc:
             await self._dead_letter(item, exc.reason, None)
             return None
@@ -226,7 +242,8 @@ class Ingest:
                             **enqueue_call(
                                 self._keys,
                                 lease_value=lease_value,
-                                event_id=event_id(env),
+                                lease_key=self._lease.key,
+                                event_id=event_id(env, installed=self._installed),
                                 chat=chat,
                                 queue_key=queue_key,
                                 message=payload,
@@ -237,10 +254,10 @@ class Ingest:
                         )
                     seen = _chats_seen(good)
                     if seen:
-                        pipe.zadd(self._keys.listener_chats, seen, gt=True)
+                        pipe.zadd(self._own.listener_chats, seen, gt=True)
                     if timetoken and self._save_timetoken:
                         await self._save_tt(
-                            keys=[self._keys.listener_lease, self._keys.timetoken],
+                            keys=[self._lease.key, self._own.timetoken],
                             args=[lease_value, str(timetoken)],
                             client=pipe,
                         )

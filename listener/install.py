@@ -90,8 +90,8 @@ class InstallPlatform(Protocol):
         """A public install's code for the bot's token."""
         ...
 
-    def whoami(self, access_token: str) -> BotIdentity:
-        """The extension behind ``access_token``."""
+    def whoami(self, access_token: str, bot: str | None = None) -> BotIdentity:
+        """The extension behind ``access_token`` (counted in ``bot``'s buckets when known)."""
         ...
 
 

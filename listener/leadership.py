@@ -40,7 +40,7 @@ from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
 from listener.backfill import Backfill
-from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
+from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded, wait_or_stop
 from listener.commands import CommandInbox
 from listener.enqueue import CeleryMessages
 from listener.ingest import Ingest
@@ -169,7 +169,7 @@ class Leadership:
             fence = await self._try_acquire()
             if fence is None:
                 self._beat(STANDBY, self.bounds.standby_poll)
-                await _wait(stop, self.bounds.standby_poll)
+                await wait_or_stop(stop, self.bounds.standby_poll)
                 continue
             await self._lead(stop)
 
@@ -216,7 +216,8 @@ class Leadership:
         self._on_redis(True)
         return fence
 
-    def _message_builder(self) -> CeleryMessages:
+    def message_builder(self) -> CeleryMessages:
+        """The Celery message builder, made (and its queue declared) at first use."""
         if self._messages is None:
             self._messages = CeleryMessages(self._celery)
             self._messages.declare_queue()
@@ -231,7 +232,7 @@ class Leadership:
                 self._redis,
                 self._keys,
                 self._lease,
-                self._message_builder,
+                self.message_builder,
                 self._dead,
                 self._metrics,
                 dedup_ttl=settings.dedup_ttl,
@@ -380,12 +381,3 @@ class Leadership:
         since = await deaf_since(new, self._redis, self._keys)
         if since is not None:
             self._recover_after(since)
-
-
-async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    """Wait until ``stop`` is set or ``seconds`` have passed, whatever else is cancelled."""
-    waiter = asyncio.create_task(stop.wait())
-    try:
-        await asyncio.wait({waiter}, timeout=seconds)
-    finally:
-        waiter.cancel()

@@ -61,6 +61,12 @@ COUNTERS: dict[str, str] = {
     "backfill_failures": "Backfill runs that failed (the platform or Redis refused)",
     "subscription_checks_quiet": "Subscription checks made early because the channel was quiet",
     "installs": "Installations through /bot/oauth (and the configured bot's), by kind and result",
+    "uninstalls": "Installed bots found uninstalled (Delete event, refused check), by reason",
+    "shards_lost": "Times this process lost a shard's lease while leading it",
+    "unrouted": "PubNub messages of a channel no installed bot receives any more (just moved)",
+    "installed_gaps_unrecovered": "Installed bots' windows of deafness (not backfilled)",
+    "installation_check_failures": "Periodic checks of an installed bot that failed (not refused)",
+    "fleet_refresh_failures": "Failed looks at the installations by a shard's reign",
 }
 
 #: The labels of the labelled counters (the others have none).
@@ -75,6 +81,7 @@ LABELS: dict[str, tuple[str, ...]] = {
     "websocket_bad_frames": ("reason",),
     "websocket_error_frames": ("code",),
     "installs": ("kind", "result"),
+    "uninstalls": ("reason",),
 }
 
 #: name → help text of gauges (current values).
@@ -85,6 +92,9 @@ GAUGES: dict[str, str] = {
     "redis_up": "1 when the last Redis command succeeded",
     "fence": "The fencing token of the current lease (0: none)",
     "websocket_session_age_seconds": "Seconds since the WebSocket session began (NaN: none)",
+    "listeners_live": "Listeners alive now, as this one last counted them",
+    "shards_led": "Shards of installed bots this process leads",
+    "installed_bots": "Installed bots this process serves (in the shards it leads)",
 }
 
 GaugeSource = float | Callable[[], float]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sys
 from collections.abc import Coroutine
 from typing import Any
 
@@ -32,6 +33,9 @@ from listener.backfill import Backfill
 from listener.cancellation import StepTimeoutError, cancel_and_wait, run_bounded
 from listener.commands import CommandInbox
 from listener.enqueue import make_celery_app
+from listener.fleet.bot import Connect, FleetParts
+from listener.fleet.reign import FleetReign
+from listener.fleet.shards import HAND_OVER_TIMEOUT, Shards
 from listener.health import HealthServer
 from listener.install import InstallHandler, InstallPlatform
 from listener.leadership import (
@@ -73,7 +77,10 @@ class ListenerService:
         transport_factory: TransportFactory | None = None,
         backfill: Backfill | None = None,
         installs: InstallPlatform | None = None,
+        connect_installed: Connect | None = None,
     ) -> None:
+        """``installs``: serve ``/bot/oauth``; with ``connect_installed`` too, also
+        serve the installed bots (:mod:`listener.fleet`), sharded among listeners."""
         self.instance = instance = settings.listener_instance or default_instance()
         keys = Keys(settings.key_prefix)
         self.metrics = metrics = Metrics()
@@ -87,6 +94,8 @@ class ListenerService:
         )
         reign = Reign()
         bounds = Bounds.from_settings(settings)
+        dead_letters = DeadLetters(sync_redis, keys.dead_letters, max_len=settings.dead_letters_max)
+        store = InstallationStore(sync_redis, keys)
         #: The event loop's own heartbeat, and the leadership loop's (also read by /healthz).
         self.loop_heartbeat = Heartbeat("event_loop")
         self.heartbeat = heartbeat = Heartbeat("leadership")
@@ -110,9 +119,7 @@ class ListenerService:
             lease=lease,
             metrics=metrics,
             api=api,
-            dead_letters=DeadLetters(
-                sync_redis, keys.dead_letters, max_len=settings.dead_letters_max
-            ),
+            dead_letters=dead_letters,
             celery_app=make_celery_app(settings.redis_url),
             transport_factory=transport_factory
             or (lambda deliver: PubNubTransport(settings, instance, deliver, metrics)),
@@ -123,11 +130,36 @@ class ListenerService:
             bounds=bounds,
             backfill=backfill,
         )
+        #: The installed bots' shards (None: this listener serves the configured bot only).
+        self.shards: Shards | None = None
+        if installs is not None and connect_installed is not None:
+            parts = FleetParts(
+                settings=settings,
+                redis=client,
+                keys=keys,
+                metrics=metrics,
+                dead_letters=dead_letters,
+                messages=self.leadership.message_builder,
+                connect=connect_installed,
+                whoami=installs.whoami,
+                reload=lambda bot_id: _token_of(store, bot_id),
+                instance=instance,
+            )
+            self.shards = Shards(
+                client,
+                keys,
+                metrics,
+                instance=instance,
+                shards=settings.listener_shards,
+                ttl=settings.lease_ttl,
+                reign=lambda shard, lease: FleetReign(
+                    shard, settings.listener_shards, lease, parts, store
+                ),
+            )
+            status.fleet = self.shards
         # /bot/oauth on every listener, given the platform's install calls.
         install = (
-            InstallHandler(settings, installs, InstallationStore(sync_redis, keys), metrics)
-            if installs is not None
-            else None
+            InstallHandler(settings, installs, store, metrics) if installs is not None else None
         )
         self.health = HealthServer(
             status.snapshot,
@@ -142,7 +174,9 @@ class ListenerService:
         """Serve health, then alternate standby and leadership until ``stop`` is set."""
         ticker = asyncio.create_task(tick(self.loop_heartbeat), name="event_loop_tick")
         port = await self.health.start()
-        print(f"listener health on port {port}", flush=True)  # the issue asks for it on stdout
+        # On stdout, as one write: a thread's log line must not land inside it.
+        sys.stdout.write(f"listener health on port {port}\n")
+        sys.stdout.flush()
         log.info(
             ev.LISTENER_STARTED,
             instance=self.instance,
@@ -150,10 +184,17 @@ class ListenerService:
             health_port=port,
         )
         mirror = asyncio.create_task(self.status.run(), name="status_mirror")
+        fleet = (
+            asyncio.create_task(self.shards.run(stop), name="shards")
+            if self.shards is not None
+            else None
+        )
         try:
             await self.leadership.run(stop)
         finally:
-            self.heartbeat.beat(CLOSING, CLOSE_STEP_TIMEOUT * 4 + STEP_SLACK)
+            self.heartbeat.beat(CLOSING, CLOSE_STEP_TIMEOUT * 4 + STEP_SLACK + HAND_OVER_TIMEOUT)
+            if fleet is not None:
+                await self._close_step("shards_stop", _finish(fleet), HAND_OVER_TIMEOUT + 2)
             await cancel_and_wait({mirror}, timeout=CLOSE_STEP_TIMEOUT)
             await self._close_step("health_stop", self.health.stop())
             await self._close_step("status_clear", self.status.clear())
@@ -164,18 +205,31 @@ class ListenerService:
             self.loop_heartbeat.stop()
             log.info(ev.LISTENER_STOPPED, instance=self.instance)
 
-    async def _close_step(self, step: str, coro: Coroutine[Any, Any, Any]) -> None:
+    async def _close_step(
+        self, step: str, coro: Coroutine[Any, Any, Any], timeout: float = CLOSE_STEP_TIMEOUT
+    ) -> None:
         """One step of closing, bounded; an overrun is logged and counted, and closing goes on."""
         try:
-            await run_bounded(coro, step=step, timeout=CLOSE_STEP_TIMEOUT)
+            await run_bounded(coro, step=step, timeout=timeout)
         except StepTimeoutError as exc:
             self.metrics.inc("step_timeouts", step=step)
             log.error(
                 ev.LISTENER_STEP_TIMED_OUT,
                 step=step,
-                timeout=CLOSE_STEP_TIMEOUT,
+                timeout=timeout,
                 abandoned=exc.abandoned,
             )
         except Exception as exc:  # closing goes on: the next steps matter more
             self.metrics.inc("step_failures", step=step)
             log.error(ev.LISTENER_STEP_FAILED, step=step, error=repr(exc))
+
+
+async def _finish(task: asyncio.Task[Any]) -> None:
+    """Wait for ``task`` (the shards' loops end once ``stop`` is set: they hand over)."""
+    await task
+
+
+def _token_of(store: InstallationStore, bot_id: str) -> str | None:
+    """``bot_id``'s token as stored now (None once removed)."""
+    record = store.get(bot_id)
+    return record.token if record is not None and record.active else None

@@ -17,7 +17,7 @@ import contextlib
 import json
 import math
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
@@ -36,6 +36,12 @@ log = get_logger(__name__)
 
 #: Seconds between two refreshes of the Redis mirror.
 STATUS_INTERVAL = 1.0
+
+
+class Describes(Protocol):
+    """Anything that reports on itself for ``/healthz`` (the installed bots' shards)."""
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 class Status:
@@ -62,6 +68,8 @@ class Status:
         self._reign = reign
         self._heartbeat = heartbeat
         self._transport_name = transport_name
+        #: The installed bots' shards, when this listener serves them (set by the service).
+        self.fleet: Describes | None = None
         self._mirror_ttl = max(5, int(mirror_ttl))
         self.redis_ok = False
         #: The instance holding the lease, as last read from Redis.
@@ -125,6 +133,8 @@ class Status:
         }
         if self._reign.websocket is not None:
             body["websocket"] = self._reign.websocket.describe()
+        if self.fleet is not None:
+            body["installed"] = self.fleet.describe()
         return body
 
     async def run(self) -> None:

@@ -66,6 +66,11 @@ class AuthCodeTable:
         self._order.append(code)
         return code
 
+    def owner(self, value: str) -> str | None:
+        """The bot a code was issued for (used or not), or None for an unknown code."""
+        code = self._codes.get(value)
+        return None if code is None else code.bot_id
+
     def redeem(self, value: str, client_id: str, redirect_uri: str) -> str:
         """Use a code up; the bot id it was issued for, or the token endpoint's error."""
         code = self._codes.get(value)

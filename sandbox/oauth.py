@@ -74,6 +74,10 @@ class Codes(Protocol):
         """Use a code up; the bot id it was issued for (raises :class:`ApiError`)."""
         ...
 
+    def owner(self, value: str) -> str | None:
+        """The bot a code was issued for, or None for an unknown code."""
+        ...
+
 
 class OAuth:
     """The token endpoints and the bearer check of every API call.
@@ -131,11 +135,16 @@ class OAuth:
         return Identity(session.person_id, session.client_id) if state == "ok" and session else None
 
     async def auth_subject(self, request: web.Request) -> str:
-        """Whom an Auth-group call counts against: the login named, else the client's IP."""
+        """Whom an Auth-group call counts against: the login named, the bot a code was
+        issued for (limits are per user and app), the token's owner, else the client's IP."""
         form = await request.post() if request.content_type.endswith("urlencoded") else {}
         username = str(form.get("username", "")).strip().lower()
         if username:
             return f"user:{username}"
+        code = str(form.get("code") or "")
+        owner = self._codes.owner(code) if code and self._codes is not None else None
+        if owner is not None:
+            return f"person:{owner}"
         token = str(form.get("refresh_token") or form.get("token") or "")
         session = self._tokens.find(token) if token else None
         if session is not None:

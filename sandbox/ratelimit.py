@@ -5,7 +5,8 @@ and ``-Window``. Past the limit the answer is 429 ``CMN-301`` with
 ``Retry-After`` = the window, and a call made during the penalty restarts it.
 Who is counted: the token's person and app; a call without a valid token
 counts against the client's IP; the Auth group (token, revoke) counts per app
-and login name (``username``), else per token owner, else per IP.
+and login name (``username``), else per the bot an authorization code was
+issued for, else per token owner, else per IP.
 """
 
 from __future__ import annotations

@@ -11,9 +11,10 @@ from glipbot.contracts.ledger import reply_entry
 from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import DeadLetteredError
 from glipbot.logging import get_logger
+from glipbot.platform.installed import token_refused
 from worker.celery import app
 from worker.errors import UnknownInstallationError
-from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION, token_refused
+from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION
 from worker.messages import TaskMessages
 from worker.replies import Outgoing
 from worker.runtime import runtime

@@ -28,11 +28,12 @@ from glipbot.contracts.identity import event_id
 from glipbot.errors import DeadLetteredError, InvalidEventError, PermanentError, TransientError
 from glipbot.events import Event, chat_id, parse_event
 from glipbot.logging import get_logger
+from glipbot.platform.installed import token_refused
 from glipbot.retry import classify
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
 from worker.errors import UnknownInstallationError
-from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION, Route, token_refused
+from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION, Route
 from worker.replies import Outgoing
 
 SOURCE = "handle_event"

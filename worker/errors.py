@@ -1,19 +1,17 @@
-"""The workers' own errors, two leaves of :mod:`glipbot.errors`' hierarchy::
+"""The workers' own error, a leaf of :mod:`glipbot.errors`' hierarchy::
 
     PermanentError
-    ├── UnknownInstallationError   a bot this deployment does not serve (any more)
-    └── AuthError
-        └── TokenRefusedError      the platform refused an installed bot's token
+    └── UnknownInstallationError   a bot this deployment does not serve (any more)
 
-Both are permanent: the event or reply is kept as a dead letter, never retried,
+(The platform refusing an installed bot's token is
+:class:`glipbot.errors.TokenRefusedError`, which listeners meet too.)
+It is permanent: the event or reply is kept as a dead letter, never retried,
 and never answered with another bot's token.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from glipbot.errors import AuthError, PermanentError
+from glipbot.errors import PermanentError
 
 #: :attr:`UnknownInstallationError.state`: no installation of the bot at all.
 UNKNOWN = "unknown"
@@ -33,12 +31,3 @@ class UnknownInstallationError(PermanentError):
         super().__init__(f"bot {bot_id} is no installation of this deployment ({state})")
         self.bot_id = bot_id
         self.state = state
-
-
-class TokenRefusedError(AuthError):
-    """The platform refused the token of installed bot ``bot_id`` (401, ``OAU-232``,
-    ``CMN-405``): the bot was removed from its account. The token is never in the message."""
-
-    def __init__(self, bot_id: str, **kw: Any) -> None:
-        super().__init__(f"the platform refused the token of bot {bot_id}", **kw)
-        self.bot_id = bot_id

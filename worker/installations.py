@@ -23,7 +23,7 @@ changes (looked at most every :data:`REFRESH_INTERVAL` seconds; a bot not
 found, or found removed, is always read again at once, so a new
 installation answers its first event), and an installed bot's token is read
 again when the platform refuses it: a reinstall replaced it, or the bot was
-removed (:class:`~worker.errors.TokenRefusedError`, :data:`TOKEN_REFUSED`).
+removed (:class:`~glipbot.errors.TokenRefusedError`, :data:`TOKEN_REFUSED`).
 
 Keys: an installed bot's events, replies and chat order are kept under its
 id (its *scope*, :meth:`Installations.scope_of`); the configured bot's under
@@ -34,21 +34,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from glipbot import log_events as ev
 from glipbot.bot import CachingDirectory, InstallationInfo
-from glipbot.errors import PlatformError, UnauthorizedError
-from glipbot.logging import get_logger
+from glipbot.platform.installed import InstallationToken
 from glipbot.platform.rest import RestClient, TokenSource
-from glipbot.redaction import register_secret
 from glipbot.state.installations import Installation, InstallationStore
 from worker.errors import (
     NOT_CONFIGURED,
     REMOVED,
     UNKNOWN,
-    TokenRefusedError,
     UnknownInstallationError,
 )
 
@@ -56,8 +52,6 @@ from worker.errors import (
 UNKNOWN_INSTALLATION = "unknown_installation"
 #: The dead-letter reason of work whose installed bot's token the platform refused.
 TOKEN_REFUSED = "installation_token_refused"  # noqa: S105 - a reason, not a secret
-#: The platform's codes for a deleted bot extension (BOTS.md section 3), whatever the status.
-REFUSED_CODES = frozenset({"OAU-232", "CMN-405"})
 #: Seconds an active record is trusted before ``installations:version`` is read again.
 REFRESH_INTERVAL = 1.0
 #: ``Installation.kind`` of the configured bot.
@@ -65,8 +59,6 @@ CONFIGURED = "configured"
 
 #: ``connect(bot_id, tokens)``: a REST client for an installed bot.
 Connect = Callable[[str, TokenSource], RestClient]
-
-_log = get_logger(__name__)
 
 
 @dataclass(frozen=True)
@@ -85,34 +77,6 @@ class Route:
     def info(self) -> InstallationInfo:
         """What handlers see of the installation (``ctx.installation``): never its token."""
         return InstallationInfo(self.own_id(), self.account_id, self.kind)
-
-
-class InstallationToken:
-    """The :class:`~glipbot.platform.rest.TokenSource` of an installed bot: its permanent token.
-
-    On a 401 the installation is read again: a reinstall may have replaced the
-    token; otherwise the bot was removed, a :class:`~worker.errors.TokenRefusedError`.
-    """
-
-    def __init__(self, bot_id: str, token: str, reload: Callable[[str], str | None]) -> None:
-        self.bot_id = bot_id
-        self._token = token
-        self._reload = reload
-        register_secret(token)
-
-    def access_token(self) -> str:
-        """The bot's token."""
-        return self._token
-
-    def on_unauthorized(self, stale_token: str) -> str:
-        """The stored token when it is another one now, else :class:`TokenRefusedError`."""
-        fresh = self._reload(self.bot_id)
-        if fresh and fresh != stale_token:
-            register_secret(fresh)
-            self._token = fresh
-            _log.info(ev.INSTALLATION_TOKEN_REPLACED, bot_id=self.bot_id)
-            return fresh
-        raise TokenRefusedError(self.bot_id, status=401)
 
 
 class Installations:
@@ -232,29 +196,6 @@ class Installations:
                 self._records.pop(bot_id, None)
             else:
                 self._records[bot_id] = record
-
-
-def token_refused(error: BaseException, scope: str | None) -> bool:
-    """Whether ``error`` (or what caused it) is the platform refusing the token of installed
-    bot ``scope``: a 401 or a deleted extension's code. Never for the configured bot
-    (``scope`` None), whose token the token store renews."""
-    if scope is None:
-        return False
-    for cause in _chain(error):
-        if isinstance(cause, TokenRefusedError | UnauthorizedError):
-            return True
-        if isinstance(cause, PlatformError) and cause.error_code in REFUSED_CODES:
-            return True
-    return False
-
-
-def _chain(error: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        yield current
-        current = current.__cause__ or current.__context__
 
 
 def _once(load: Callable[[], str]) -> Callable[[], str]:

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from glipbot.bot import Bot, CachingDirectory
 from glipbot.platform import Platform, connect
 from glipbot.platform.ratelimit import RateLimiter
-from glipbot.platform.rest import RestClient, TokenSource
 from glipbot.settings import Settings
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
@@ -70,15 +69,10 @@ def build_runtime(settings: Settings) -> Runtime:
     client, keys = platform.redis, platform.keys
     directory = CachingDirectory(platform.rest)
 
-    def connect_installed(bot_id: str, tokens: TokenSource) -> RestClient:
-        # The process's transport: one connection pool, and its rate limiter, which
-        # keeps each bot's buckets apart because the client names its bot.
-        return RestClient(settings, tokens, transport=platform.rest.transport, bot_id=bot_id)
-
     installations = Installations(
         InstallationStore(client, keys),
         Route(None, platform.rest, directory, platform.tokens.owner_id),
-        connect_installed,
+        platform.installed_client,
     )
     return Runtime(
         settings=settings,

@@ -103,8 +103,12 @@ def enqueue_call(
     task_id: str,
     dedup_ttl: int,
     now: float | None = None,
+    lease_key: str | None = None,
 ) -> dict[str, list[Any]]:
     """The ``keys`` and ``args`` of :data:`ENQUEUE_SCRIPT` for one event (``chat`` may be "").
+
+    ``lease_key``: the lease that ``lease_value`` must still hold (default the
+    configured bot's listener lease; an installed bot's shard lease otherwise).
 
     ``event_id`` is the event's identity (:func:`glipbot.contracts.identity.event_id`):
     its de-duplication key, and its entry in the ledger. An installed bot's
@@ -114,7 +118,7 @@ def enqueue_call(
     bot = installation_of(event_id)
     return {
         "keys": [
-            keys.listener_lease,
+            lease_key or keys.listener_lease,
             keys.dedup(event_id),
             queue_key,
             keys.chat_seq(chat, bot),

@@ -76,10 +76,15 @@ class Auth:
         """The JWT bearer grant (today's recommended server-to-server flow)."""
         return self._token({"grant_type": JWT_GRANT_TYPE, "assertion": assertion})
 
-    def authorization_code_grant(self, code: str, redirect_uri: str) -> dict[str, Any]:
-        """A public bot install's code for the bot's permanent token (BOTS.md, section 2)."""
+    def authorization_code_grant(
+        self, code: str, redirect_uri: str, *, bucket: str | None = None
+    ) -> dict[str, Any]:
+        """A public bot install's code for the bot's permanent token (BOTS.md, section 2).
+
+        ``bucket``: the rate-limit bucket the call counts in (None: the configured bot's).
+        """
         return self._token(
-            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}
+            {"grant_type": "authorization_code", "code": code, "redirect_uri": redirect_uri}, bucket
         )
 
     def refresh(self, refresh_token: str) -> dict[str, Any]:
@@ -100,13 +105,13 @@ class Auth:
         )
         return person
 
-    def _token(self, form: dict[str, str]) -> dict[str, Any]:
-        answer = self._oauth(TOKEN_PATH, form)
+    def _token(self, form: dict[str, str], bucket: str | None = None) -> dict[str, Any]:
+        answer = self._oauth(TOKEN_PATH, form, bucket)
         if not isinstance(answer, dict) or not answer.get("access_token"):
             raise AuthError("token endpoint answered without an access_token", body=answer)
         return answer
 
-    def _oauth(self, path: str, form: dict[str, str]) -> Any:
+    def _oauth(self, path: str, form: dict[str, str], bucket: str | None = None) -> Any:
         try:
             return self._transport.request(
                 "POST",
@@ -114,6 +119,7 @@ class Auth:
                 group=AUTH_GROUP,
                 form=form,
                 auth=(self._settings.client_id, self._settings.client_secret),
+                bot=bucket,
             )
         except (UnauthorizedError, BadRequestError) as exc:
             # A refused grant is a login failure, not an expired API token:

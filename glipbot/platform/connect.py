@@ -11,7 +11,7 @@ import requests
 from glipbot.platform.auth import Auth
 from glipbot.platform.http import HttpTransport, RequestHook
 from glipbot.platform.ratelimit import RateLimiter
-from glipbot.platform.rest import RestClient
+from glipbot.platform.rest import RestClient, TokenSource
 from glipbot.platform.tokens import TokenStore
 from glipbot.settings import Settings
 from glipbot.state.counters import Counters
@@ -31,6 +31,12 @@ class Platform:
     rest: RestClient
     limiter: RateLimiter
     counters: Counters
+
+    def installed_client(self, bot_id: str, tokens: TokenSource) -> RestClient:
+        """A REST client for installed bot ``bot_id`` with its own token, on this platform's
+        transport: one connection pool, and the rate limiter, which keeps each bot's
+        buckets apart because the client names its bot."""
+        return RestClient(self.settings, tokens, transport=self.rest.transport, bot_id=bot_id)
 
     def close(self) -> None:
         """Close the HTTP session and the Redis connection pool."""

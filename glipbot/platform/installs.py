@@ -20,12 +20,16 @@ of a deleted extension (OAU-232, CMN-405); 429, 5xx and network failures
 are transient. :func:`configured_identity` asks the same of the configured
 bot (the ``RINGCENTRAL_*`` settings), which is an installation too.
 
-``whoami`` is counted in the configured bot's rate-limit buckets: until it
-answers, the token's bot is not known.
+Neither is the configured bot's call, so neither counts in its rate-limit
+buckets (where a burst of installs would starve its own ``wstoken`` and
+token refreshes): they count in the install flow's own buckets,
+:data:`INSTALL_BUCKET`. The listener's periodic check of an installed bot
+names the bot, and counts in its buckets.
 """
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any, NamedTuple, Protocol
 
 from glipbot.errors import ServerError, UnauthorizedError
@@ -36,12 +40,15 @@ from glipbot.settings import Settings
 
 __all__ = [
     "EXTENSION_PATH",
+    "INSTALL_BUCKET",
     "BotIdentity",
     "ConfiguredTokens",
     "InstallCalls",
     "configured_identity",
 ]
 
+#: The rate-limit buckets of the install flow's calls (the bot is not known before them).
+INSTALL_BUCKET = "install-flow"
 #: The template of the extension endpoint (its rate-limit group's key).
 _EXTENSION_TEMPLATE = f"{API}/account/{{accountId}}/extension/{{extensionId}}"
 #: The caller's own extension in the caller's own account.
@@ -73,15 +80,24 @@ class InstallCalls:
         ``endpoint_id``. ``redirect_uri`` must be the one registered for the
         app, or the platform refuses (OAU-109).
         """
-        return self._auth.authorization_code_grant(code, redirect_uri)
+        # The platform counts the exchange against the code's bot, unknown until it
+        # answers: one bucket per code, so that installs never wait on each other.
+        bucket = f"{INSTALL_BUCKET}:{hashlib.sha256(code.encode()).hexdigest()[:16]}"
+        return self._auth.authorization_code_grant(code, redirect_uri, bucket=bucket)
 
-    def whoami(self, access_token: str) -> BotIdentity:
-        """The extension behind ``access_token`` (``GET /restapi/v1.0/account/~/extension/~``)."""
+    def whoami(self, access_token: str, bot: str | None = None) -> BotIdentity:
+        """The extension behind ``access_token`` (``GET /restapi/v1.0/account/~/extension/~``).
+
+        ``bot``: the installed bot the token is known to belong to, whose
+        rate-limit buckets the call counts in (None: the install flow's,
+        :data:`INSTALL_BUCKET`).
+        """
         answer = self._transport.request(
             "GET",
             EXTENSION_PATH,
             group=ENDPOINT_GROUPS[("GET", _EXTENSION_TEMPLATE)],
             headers={"Authorization": f"Bearer {access_token}"},
+            bot=bot or INSTALL_BUCKET,
         )
         account = answer.get("account") if isinstance(answer, dict) else None
         bot_id = answer.get("id") if isinstance(answer, dict) else None

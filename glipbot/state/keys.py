@@ -92,6 +92,19 @@ class Keys:
         """Counter: the fencing token, incremented on every lease acquisition."""
         return f"{self.prefix}listener:fence"
 
+    def listener_shard_lease(self, shard: int) -> str:
+        """String with TTL: the lease of installed bots' shard ``shard`` (holder and fence)."""
+        return f"{self.prefix}listener:lease:{shard}"
+
+    def listener_shard_fence(self, shard: int) -> str:
+        """Counter: shard ``shard``'s fencing token, incremented on every acquisition."""
+        return f"{self.prefix}listener:fence:{shard}"
+
+    @property
+    def listener_members(self) -> str:
+        """Sorted set: listener instance -> when it last said it is alive (Redis time, ms)."""
+        return f"{self.prefix}listener:members"
+
     @property
     def listener_commands(self) -> str:
         """List: ops commands (``{"command": "renew" | "recreate"}``) for the leader."""

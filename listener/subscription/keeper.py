@@ -25,6 +25,7 @@ instead, until its reign is ended.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -78,7 +79,11 @@ class SubscriptionKeeper:
         retry: RetryPolicy = RETRY_POLICY,
         leading: Callable[[], Awaitable[bool]] | None = None,
         last_event_at: Callable[[], float | None] = lambda: None,
+        renew_spread: float = 0.0,
     ) -> None:
+        """``renew_spread``: renew up to this fraction of the margin later than
+        ``expiry - margin``, at a point fixed per keeper, so that many keepers'
+        subscriptions created together are renewed apart."""
         self._api = api
         self._redis = client
         self._keys = keys
@@ -103,6 +108,7 @@ class SubscriptionKeeper:
         self._requests: set[str] = set()
         self._wake = asyncio.Event()
         self._gaps = GapLog(client, keys, metrics)
+        self._renew_delay = renew_spread * random.random()
 
     # -- state read by health ------------------------------------------------
 
@@ -196,7 +202,7 @@ class SubscriptionKeeper:
     def _renew_at(self) -> float:
         assert self.current is not None
         margin = min(self._renew_margin, self.current.lifetime / 3)
-        return self.current.expires_at - margin
+        return self.current.expires_at - margin * (1 - self._renew_delay)
 
     def _failed(self, exc: Exception) -> float:
         self._failures += 1

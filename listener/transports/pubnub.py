@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Any
+from typing import Any, Protocol
 
 from pubnub.callbacks import SubscribeCallback
 from pubnub.enums import PNReconnectionPolicy, PNStatusCategory
@@ -49,9 +49,20 @@ _QUIET = {
 }
 
 
-class _Callback(SubscribeCallback):
-    def __init__(self, transport: PubNubTransport) -> None:
-        self._t = transport
+class Sink(Protocol):
+    """What a :class:`Callback` hands the SDK's callbacks to."""
+
+    stats: TransportStats
+
+    def _on_message(self, channel: str, timetoken: int, payload: Any) -> None: ...
+    def _on_status(self, status: Any) -> None: ...
+
+
+class Callback(SubscribeCallback):
+    """The SDK's listener: guarded, so the SDK never sees an exception from us."""
+
+    def __init__(self, sink: Sink) -> None:
+        self._t = sink
 
     def status(self, pubnub: Any, status: Any) -> None:
         try:
@@ -68,6 +79,58 @@ class _Callback(SubscribeCallback):
 
     def presence(self, pubnub: Any, presence: Any) -> None:
         return None
+
+
+def new_client(settings: Settings, user_id: str, subscriber_key: str, sink: Sink) -> PubNubAsyncio:
+    """A client configured as ``PUBNUB.md`` says, in the running loop, listening to ``sink``."""
+    config = PNConfiguration()
+    config.subscribe_key = subscriber_key
+    config.user_id = user_id
+    config.origin = settings.pubnub_origin
+    config.ssl = settings.pubnub_ssl
+    config.subscribe_request_timeout = SUBSCRIBE_TIMEOUT
+    config.connect_timeout = CONNECT_TIMEOUT
+    config.reconnect_policy = PNReconnectionPolicy.EXPONENTIAL
+    config.reconnection_interval = RECONNECT_INTERVAL
+    config.maximum_reconnection_interval = RECONNECT_MAX_INTERVAL
+    config.maximum_reconnection_retries = -1
+    config.disable_config_locking = False
+    pn = PubNubAsyncio(config, custom_event_loop=asyncio.get_running_loop())
+    pn.add_listener(Callback(sink))
+    return pn
+
+
+def subscribe(pn: PubNubAsyncio, channels: list[str], timetoken: int | None) -> None:
+    """Subscribe ``pn`` to ``channels``, from ``timetoken`` when given (else from now)."""
+    builder = pn.subscribe().channels(channels)
+    if timetoken:
+        builder = builder.with_timetoken(timetoken)
+    builder.execute()
+
+
+async def close_client(pn: PubNubAsyncio) -> None:
+    """Unsubscribe ``pn`` and close its sessions (bounded: 3 s)."""
+    with contextlib.suppress(Exception):
+        pn.unsubscribe_all()
+    try:
+        await asyncio.wait_for(pn.stop(), timeout=3)
+    except Exception as exc:
+        log.warning(ev.PUBNUB_STOP_FAILED, error=str(exc))
+    # The event-engine manager creates an event loop it never uses; close it.
+    loop = getattr(getattr(pn, "_subscription_manager", None), "loop", None)
+    if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
+        loop.close()
+
+
+def log_status(status: Any, metrics: Metrics) -> None:
+    """Log a status callback; count those that are not routine as reconnects."""
+    category = getattr(status, "category", None)
+    name = getattr(category, "name", str(category))
+    if category in _QUIET:
+        log.info(ev.PUBNUB_STATUS, category=name)
+        return
+    metrics.inc("reconnects")
+    log.warning(ev.PUBNUB_STATUS, category=name, error=bool(getattr(status, "error", False)))
 
 
 class PubNubTransport:
@@ -102,40 +165,16 @@ class PubNubTransport:
             await self._close(pn)
 
     def _subscribe(self, address: str, subscriber_key: str, tt: int | None) -> PubNubAsyncio:
-        config = PNConfiguration()
-        config.subscribe_key = subscriber_key
-        config.user_id = self._user_id
-        config.origin = self._settings.pubnub_origin
-        config.ssl = self._settings.pubnub_ssl
-        config.subscribe_request_timeout = SUBSCRIBE_TIMEOUT
-        config.connect_timeout = CONNECT_TIMEOUT
-        config.reconnect_policy = PNReconnectionPolicy.EXPONENTIAL
-        config.reconnection_interval = RECONNECT_INTERVAL
-        config.maximum_reconnection_interval = RECONNECT_MAX_INTERVAL
-        config.maximum_reconnection_retries = -1
-        config.disable_config_locking = False
-        pn = PubNubAsyncio(config, custom_event_loop=asyncio.get_running_loop())
-        pn.add_listener(_Callback(self))
+        pn = new_client(self._settings, self._user_id, subscriber_key, self)
         if tt:
             # Anything at or before the cursor was handled by whoever saved it.
             self._seen[address] = max(self._seen.get(address, 0), tt)
-            pn.subscribe().channels([address]).with_timetoken(tt).execute()
-        else:
-            pn.subscribe().channels([address]).execute()
+        subscribe(pn, [address], tt)
         log.info(ev.PUBNUB_SUBSCRIBED, channel=address, resume_timetoken=tt)
         return pn
 
     async def _close(self, pn: PubNubAsyncio) -> None:
-        with contextlib.suppress(Exception):
-            pn.unsubscribe_all()
-        try:
-            await asyncio.wait_for(pn.stop(), timeout=3)
-        except Exception as exc:
-            log.warning(ev.PUBNUB_STOP_FAILED, error=str(exc))
-        # The event-engine manager creates an event loop it never uses; close it.
-        loop = getattr(getattr(pn, "_subscription_manager", None), "loop", None)
-        if isinstance(loop, asyncio.AbstractEventLoop) and not loop.is_running():
-            loop.close()
+        await close_client(pn)
 
     def _on_message(self, channel: str, timetoken: int, payload: Any) -> None:
         if timetoken <= self._seen.get(channel, 0):
@@ -145,10 +184,4 @@ class PubNubTransport:
         self._deliver(channel, timetoken, payload)
 
     def _on_status(self, status: Any) -> None:
-        category = getattr(status, "category", None)
-        name = getattr(category, "name", str(category))
-        if category in _QUIET:
-            log.info(ev.PUBNUB_STATUS, category=name)
-            return
-        self._metrics.inc("reconnects")
-        log.warning(ev.PUBNUB_STATUS, category=name, error=bool(getattr(status, "error", False)))
+        log_status(status, self._metrics)

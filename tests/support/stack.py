@@ -123,6 +123,7 @@ class Stack:
         self._people: dict[str, Person] = {}
         self._installed_people: list[Person] = []
         self.env: dict[str, str] = {}
+        self._stopped = False
 
     # -- life cycle -------------------------------------------------------------
 
@@ -151,7 +152,13 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        """Stop every process: SIGTERM to all at once, wait for each, SIGKILL what lingers."""
+        """Stop every process: SIGTERM to all at once, wait for each, SIGKILL what lingers.
+
+        A second call does nothing (a module may stop a stack before the fixture does).
+        """
+        if self._stopped:
+            return
+        self._stopped = True
         stop_all(self.processes)
         for proc in self.processes:
             proc.close()

@@ -36,7 +36,13 @@ import aiohttp
 from redis.exceptions import RedisError
 
 from glipbot import log_events as ev
-from glipbot.errors import LoginRefusedError, NetworkError, RateLimitedError
+from glipbot.errors import (
+    LoginRefusedError,
+    NetworkError,
+    PlatformError,
+    RateLimitedError,
+    TransientError,
+)
 from glipbot.events import epoch_seconds
 from glipbot.logging import get_logger
 from glipbot.redaction import register_secret
@@ -99,6 +105,10 @@ class _Replay:
     since: float | None  # the last frame heard before the drop
     limit: int
     count: int = 0
+
+
+#: The platform's "not ready yet" for a bot installed a moment ago (BOTS.md section 3).
+NOT_READY = "SUB-406"
 
 
 class _SocketEnded(Exception):
@@ -312,7 +322,8 @@ class WebSocketSession:
             subscription_id=self.subscription_id,
             since=since,
         )
-        self._lost = (since, self.subscription_id)
+        # A session that never had a subscription (its subscribe was refused) lost nothing.
+        self._lost = (since, self.subscription_id) if self.subscription_id is not None else None
         self._wsc = None
         self.subscription_id = None
 
@@ -327,7 +338,7 @@ class WebSocketSession:
                 # Its answer comes after the replayed notifications: the end of the replay.
                 await socket.send(frames.heartbeat())
             if self.subscription_id is None:
-                await self._subscribe(socket, reader)
+                await self._subscribe_retrying(socket, reader)
             self._failures, self.last_error = 0, None
             helpers |= {
                 asyncio.create_task(self._heartbeats(socket, details), name="ws_heartbeats"),
@@ -345,6 +356,36 @@ class WebSocketSession:
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
+
+    async def _subscribe_retrying(self, socket: GatewaySocket, reader: asyncio.Task[None]) -> None:
+        """Subscribe on this socket; a refusal that time cures is tried again on it.
+
+        SUB-406 ("not ready yet", just after an install), a 429 or a 5xx: the
+        socket is fine, and a new one would cost a ``wstoken`` call from the
+        bot's Auth budget (5 a minute). Anything else ends the socket.
+        """
+        while True:
+            try:
+                await self._subscribe(socket, reader)
+                return
+            except PlatformError as exc:
+                answered = isinstance(exc, TransientError) and exc.status != 0  # 0: no answer
+                if not (exc.error_code == NOT_READY or answered):
+                    raise
+                self._failures += 1
+                self.last_error = exc
+                delay = self._retry.backoff(self._failures)
+                if isinstance(exc, RateLimitedError):
+                    delay = max(delay, exc.retry_after)
+                log.warning(
+                    ev.WEBSOCKET_SUBSCRIBE_RETRY,
+                    error_code=exc.error_code,
+                    failures=self._failures,
+                    retry_in=round(delay, 3),
+                )
+                done, _ = await asyncio.wait({reader}, timeout=delay)
+                if done:
+                    raise _SocketEnded("socket ended while waiting to subscribe again") from exc
 
     async def _subscribe(self, socket: GatewaySocket, reader: asyncio.Task[None]) -> None:
         body = {"eventFilters": list(EVENT_FILTERS), "deliveryMode": {"transportType": "WebSocket"}}

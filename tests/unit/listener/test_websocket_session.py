@@ -291,6 +291,40 @@ def test_a_successful_recovery_keeps_the_subscription_and_subscribes_nothing() -
     asyncio.run(main())
 
 
+def test_a_bot_not_ready_yet_is_subscribed_again_on_the_same_socket() -> None:
+    """SUB-406 just after an install: retried on the socket, never a new wstoken."""
+
+    async def not_ready_twice(ws: web.WebSocketResponse, request: web.Request) -> None:
+        await ws.send_str(_details(1))
+        for sequence in (2, 3):
+            request_frame = json.loads((await ws.receive()).data)
+            header = {
+                "type": "ClientRequest",
+                "messageId": request_frame[0]["messageId"],
+                "status": 403,
+                "wsc": {"token": f"w{sequence}", "sequence": sequence},
+            }
+            await ws.send_str(_frame(header, {"errorCode": "SUB-406", "message": "not ready"}))
+        await _answer_subscribe(ws, 4, "sub-1")
+        await _hold(ws)
+
+    async def main() -> None:
+        gaps = FakeGaps()
+        async with serving([not_ready_twice]) as gateway:
+            api = FakeApi(gateway)
+            session, gap_starts = _session(api, FakeIngest(), FakeStore(), gaps, retry=NO_WAIT)
+            async with running(session):
+                await _until(session.live)
+                assert api.calls == 1
+                assert len(gateway.queries) == 1
+                assert session.subscription_id == "sub-1"
+                assert session.failures == 0
+                assert gaps.gaps == []
+                assert gap_starts == []
+
+    asyncio.run(main())
+
+
 def test_a_rate_limited_wstoken_waits_out_the_platforms_penalty() -> None:
     session, _ = _session(FakeApi(Gateway([])), FakeIngest(), FakeStore(), FakeGaps())
     delay = session._failed(RateLimitedError("429", retry_after=42.0))

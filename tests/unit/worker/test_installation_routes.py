@@ -9,13 +9,14 @@ import redis
 from fake_accounts import Accounts, FakeAccount
 
 from glipbot.bot import CachingDirectory, InstallationInfo, PermanentHandlerError
-from glipbot.errors import NetworkError, NotFoundError, UnauthorizedError
+from glipbot.errors import NetworkError, NotFoundError, TokenRefusedError, UnauthorizedError
+from glipbot.platform.installed import InstallationToken, token_refused
 from glipbot.state.installations import Installation, InstallationStore
 from glipbot.state.keys import Keys
 from glipbot.testing import FakeDirectory
 from tests.support.clock import FakeClock
-from worker.errors import TokenRefusedError, UnknownInstallationError
-from worker.installations import Installations, InstallationToken, Route, token_refused
+from worker.errors import UnknownInstallationError
+from worker.installations import Installations, Route
 
 KEYS = Keys("test:")
 CONFIGURED_ID = "b1"

@@ -11,7 +11,7 @@ from platform_fakes import BASE_URL, ScriptedAdapter, session_with
 from glipbot.errors import AuthError, PlatformError, ServerError, UnauthorizedError
 from glipbot.platform.endpoints import API, ENDPOINT_GROUPS
 from glipbot.platform.http import HttpTransport, RateLimitInfo
-from glipbot.platform.installs import BotIdentity, InstallCalls
+from glipbot.platform.installs import INSTALL_BUCKET, BotIdentity, InstallCalls
 from glipbot.settings import Settings
 from tests.support.openapi import throttling_group
 
@@ -34,12 +34,19 @@ class RecordingHook:
 
     def __init__(self) -> None:
         self.seen: list[str] = []
+        self.buckets: list[str | None] = []
 
-    def before_request(self, group: str) -> None:
+    def before_request(self, group: str, *, bot: str | None = None) -> None:
         self.seen.append(group)
+        self.buckets.append(bot)
 
     def after_response(
-        self, group: str, rate_limit: RateLimitInfo | None, error: PlatformError | None
+        self,
+        group: str,
+        rate_limit: RateLimitInfo | None,
+        error: PlatformError | None,
+        *,
+        bot: str | None = None,
     ) -> None:
         pass
 
@@ -132,5 +139,11 @@ def test_both_calls_pass_the_rate_limit_hooks_in_the_specs_groups() -> None:
     calls.whoami("bot-token")
 
     assert hook.seen == ["Auth", throttling_group("readExtension")]
+    # Never the configured bot's buckets (None): a bucket per code, then the install flow's.
+    code_bucket, whoami_bucket = hook.buckets
+    assert code_bucket is not None
+    assert code_bucket.startswith(f"{INSTALL_BUCKET}:")
+    assert "the-code" not in code_bucket
+    assert whoami_bucket == INSTALL_BUCKET
     template = f"{API}/account/{{accountId}}/extension/{{extensionId}}"
     assert ENDPOINT_GROUPS[("GET", template)] == "Light" == throttling_group("readExtension")
