@@ -19,6 +19,10 @@ TOKEN_REFRESH_REFUSED = "token_refresh_refused"
 TOKEN_REFRESHED = "token_refreshed"
 TOKEN_STORE_CORRUPT = "token_store_corrupt"
 
+# -- Contracts between processes (glipbot.contracts) --
+
+MESSAGE_TEMPLATE_MISMATCH = "message_template_mismatch"
+
 # -- Settings (glipbot.unknown_variables; every process) --
 
 SETTING_UNKNOWN = "setting_unknown"
@@ -96,6 +100,7 @@ OPS_COMMAND = "ops_command"
 OPS_COMMAND_DROPPED = "ops_command_dropped"
 OPS_COMMAND_UNKNOWN = "ops_command_unknown"
 PUBNUB_MESSAGE_CALLBACK_FAILED = "pubnub_message_callback_failed"
+PUBNUB_BUFFER_FULL = "pubnub_buffer_full"
 PUBNUB_STATUS = "pubnub_status"
 PUBNUB_STATUS_CALLBACK_FAILED = "pubnub_status_callback_failed"
 PUBNUB_STOP_FAILED = "pubnub_stop_failed"

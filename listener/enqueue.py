@@ -3,14 +3,11 @@
 **The message.** Each event becomes the Celery task call
 ``handle_event(envelope=<the decrypted notification>)`` on the queue
 ``events`` (names and arguments from :mod:`glipbot.contracts`): protocol 2,
-JSON, args ``()``, kwargs ``{"envelope": {...}}``. It is built by Celery and kombu's own
-code, exactly as ``app.send_task(HANDLE_EVENT, kwargs=..., queue="events")``
-builds it: ``app.amqp.create_task_message`` (headers, properties, body),
-kombu's serializer, ``channel.prepare_message`` and the Redis channel's
-``basic_publish`` (base64 body, delivery tag, delivery info, priority queue
-key, final JSON). Only the last step differs: the channel hands its final
-``LPUSH`` to a collector (kombu 5.7's ``_publish_batch`` hook, the same one
-``Producer.batch()`` uses) instead of writing it.
+JSON, args ``()``, kwargs ``{"envelope": {...}}``, exactly as
+``app.send_task(HANDLE_EVENT, kwargs=..., queue="events")`` builds it, with
+a short ``kwargsrepr``. :class:`glipbot.contracts.messages.TaskMessages`
+builds it (from a template checked against Celery's own code), as it
+builds the workers' ``post_reply`` messages.
 
 **The write.** Every collected message goes through one Redis script per
 event (:data:`glipbot.contracts.chat_order.ENQUEUE_SCRIPT`, which owns the
@@ -30,11 +27,9 @@ from __future__ import annotations
 from typing import Any
 
 from celery import Celery
-from kombu.entity import DELIVERY_MODES, PERSISTENT_DELIVERY_MODE
-from kombu.serialization import dumps as serialize
-from kombu.utils.uuid import uuid
 
 from glipbot.contracts import EVENTS_QUEUE, HANDLE_EVENT, handle_event_kwargs
+from glipbot.contracts.messages import TaskMessages
 
 # KEYS: lease, timetoken key. ARGV: lease value, timetoken. Never moves the cursor back.
 SAVE_TIMETOKEN_SCRIPT = """
@@ -44,16 +39,6 @@ if old and (#old > #ARGV[2] or (#old == #ARGV[2] and old >= ARGV[2])) then retur
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
 """
-
-
-class _Collector:
-    """Receives the Redis channel's final commands instead of a pipeline."""
-
-    def __init__(self) -> None:
-        self.commands: list[tuple[str, tuple[Any, ...]]] = []
-
-    def add(self, name: str, *args: Any) -> None:
-        self.commands.append((name, args))
 
 
 def make_celery_app(broker_url: str) -> Celery:
@@ -71,12 +56,7 @@ class CeleryMessages:
 
     def __init__(self, app: Celery) -> None:
         self._app = app
-        self._conn = app.connection_for_write()
-        # Connecting pings Redis: the caller builds this only when Redis is up.
-        self._channel = self._conn.default_channel
-        self._queue = app.amqp.queues[EVENTS_QUEUE]
-        mode = app.conf.task_default_delivery_mode
-        self._delivery_mode = DELIVERY_MODES.get(mode, mode) or PERSISTENT_DELIVERY_MODE
+        self._messages = TaskMessages(app)
 
     def declare_queue(self) -> None:
         """Declare ``events`` as ``send_task`` does (the ``_kombu.binding.events`` set).
@@ -85,7 +65,7 @@ class CeleryMessages:
         through the anonymous exchange, so the binding is not needed for
         delivery; declaring keeps the broker's state what Celery tools expect.
         """
-        self._queue(self._channel).declare()
+        self._app.amqp.queues[EVENTS_QUEUE](self._messages.channel).declare()
 
     @staticmethod
     def kwargsrepr(envelope: dict[str, Any]) -> str:
@@ -101,33 +81,15 @@ class CeleryMessages:
 
     def build(self, envelope: dict[str, Any]) -> tuple[str, str, str]:
         """Return ``(task_id, list key, serialized message)`` for one event."""
-        app = self._app
-        task_id = uuid()
-        headers, properties, body, _ = app.amqp.create_task_message(
-            task_id,
+        built = self._messages.build(
             HANDLE_EVENT,
             (),
             handle_event_kwargs(envelope),
-            reply_to=app.thread_oid,
-            create_sent_event=app.conf.task_send_sent_event,
-            ignore_result=None,
+            EVENTS_QUEUE,
             kwargsrepr=self.kwargsrepr(envelope),
         )
-        content_type, content_encoding, data = serialize(body, serializer=app.conf.task_serializer)
-        properties = {**properties, "delivery_mode": self._delivery_mode}
-        message = self._channel.prepare_message(
-            data, 0, content_type, content_encoding, headers, properties
-        )
-        collector = _Collector()
-        self._channel.basic_publish(
-            message, exchange="", routing_key=EVENTS_QUEUE, _publish_batch=collector
-        )
-        if len(collector.commands) != 1 or collector.commands[0][0] != "lpush":
-            # A kombu without the batch hook would have written the message itself.
-            raise RuntimeError(f"unexpected kombu publish commands: {collector.commands!r}")
-        key, payload = collector.commands[0][1]
-        return task_id, str(key), payload
+        return built.task_id, built.queue_key, built.payload
 
     def close(self) -> None:
         """Release the kombu connection."""
-        self._conn.release()
+        self._messages.close()

@@ -1,5 +1,9 @@
 """Per message: decrypt, validate, de-duplicate, enqueue; bad input to dead letters.
 
+The bot's own posts (a ``PostAdded`` or ``PostChanged`` whose creator is the
+subscription's owner) come back as notifications too; they are dropped here,
+counted (``own_posts_dropped``), never enqueued: a task would only ignore them.
+
 Second step of an event's path, after :mod:`listener.transports`. The
 transport calls :meth:`Ingest.submit` from its message callback (cheap,
 never raises); :meth:`Ingest.run` drains the buffer in batches so a burst is
@@ -17,13 +21,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from glipbot import log_events as ev
 from glipbot.contracts.chat_order import ENQUEUE_SCRIPT, Enqueued, enqueue_call
 from glipbot.contracts.identity import event_id
 from glipbot.errors import InvalidEventError
-from glipbot.events import Event, chat_id, epoch_seconds, parse_event
+from glipbot.events import Event, PostEvent, chat_id, epoch_seconds, parse_event
 from glipbot.logging import get_logger
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
@@ -98,6 +102,7 @@ class Ingest:
         self._save_timetoken = save_timetoken
         self._enqueue = client.register_script(ENQUEUE_SCRIPT)
         self._save_tt = client.register_script(SAVE_TIMETOKEN_SCRIPT)
+        self._scripts_loaded = False
         self._closed = False
         self.last_event_at: float | None = None
         self.last_timetoken: int | None = None
@@ -188,6 +193,10 @@ class Ingest:
             event = parse_event(data)
             if self._intercept is not None and self._intercept(event):
                 return None
+            if isinstance(event, PostEvent) and event.post.creator_id == event.envelope.owner_id:
+                # The bot's own post, echoed back: a task would only ignore it.
+                self._metrics.inc("own_posts_dropped")
+                return None
             chat = chat_id(event)
         except DecryptError as exc:
             await self._dead_letter(item, exc.reason, None)
@@ -233,35 +242,39 @@ class Ingest:
                 self._metrics.inc("fenced", len(good))
                 return
             try:
+                if not self._scripts_loaded:
+                    await self._load_scripts()
                 if self._messages is None:
                     self._messages = self._messages_factory()
                 built = [(env, chat, self._messages.build(env)) for env, chat in good]
                 async with self._redis.pipeline(transaction=False) as pipe:
+                    # EVALSHA straight away: a script run through the pipeline
+                    # would cost a SCRIPT EXISTS round trip at every batch.
                     for env, chat, (task_id, queue_key, payload) in built:
-                        await self._enqueue(
-                            **enqueue_call(
-                                self._keys,
-                                lease_value=lease_value,
-                                lease_key=self._lease.key,
-                                event_id=event_id(env, installed=self._installed),
-                                chat=chat,
-                                queue_key=queue_key,
-                                message=payload,
-                                task_id=task_id,
-                                dedup_ttl=self._dedup_ttl,
-                            ),
-                            client=pipe,
+                        call = enqueue_call(
+                            self._keys,
+                            lease_value=lease_value,
+                            lease_key=self._lease.key,
+                            event_id=event_id(env, installed=self._installed),
+                            chat=chat,
+                            queue_key=queue_key,
+                            message=payload,
+                            task_id=task_id,
+                            dedup_ttl=self._dedup_ttl,
                         )
+                        _evalsha(pipe, self._enqueue.sha, call["keys"], call["args"])
                     seen = _chats_seen(good)
                     if seen:
                         pipe.zadd(self._own.listener_chats, seen, gt=True)
                     if timetoken and self._save_timetoken:
-                        await self._save_tt(
-                            keys=[self._lease.key, self._own.timetoken],
-                            args=[lease_value, str(timetoken)],
-                            client=pipe,
-                        )
+                        keys = [self._lease.key, self._own.timetoken]
+                        _evalsha(pipe, self._save_tt.sha, keys, [lease_value, str(timetoken)])
                     results = await pipe.execute()
+            except NoScriptError:
+                # Redis restarted: load the scripts, write the batch again (the enqueue
+                # script de-duplicates what the first try wrote; they count as duplicates).
+                self._scripts_loaded = False
+                continue
             except (RedisError, OSError) as exc:
                 if not await self._redis_failed(exc):
                     return
@@ -272,6 +285,12 @@ class Ingest:
                 self.last_timetoken = timetoken
             self.written.set()
             return
+
+    async def _load_scripts(self) -> None:
+        """Make sure Redis knows the scripts before the first batch calls them by digest."""
+        for script in (ENQUEUE_SCRIPT, SAVE_TIMETOKEN_SCRIPT):
+            await self._redis.script_load(script)
+        self._scripts_loaded = True
 
     def _kept(self, results: list[Any]) -> bool:
         """Whether the batch was written under the lease (not fenced)."""
@@ -304,6 +323,11 @@ class Ingest:
         log.error(ev.REDIS_WRITE_FAILED, error=str(exc))
         await self._sleep(0.5)
         return self._lease.held and not self._closed
+
+
+def _evalsha(pipe: Any, sha: str, keys: list[Any], args: list[Any]) -> None:
+    """Queue one script call by its digest alone."""
+    pipe.evalsha(sha, len(keys), *keys, *args)
 
 
 def _chats_seen(good: list[tuple[dict[str, Any], str]]) -> dict[str, float]:

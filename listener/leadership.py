@@ -287,7 +287,7 @@ class Leadership:
                 check_interval=self._settings.subscription_check_interval,
                 lease_value=lambda: self._lease.value,
                 leading=self._lease.confirm,
-                on_gap=self._recover_after,
+                on_gap=self.recover_after,
             )
             return session.run(), session
         reign.transport = transport = self._transport_factory(ingest.submit)
@@ -309,7 +309,7 @@ class Leadership:
         )
         return keeper.run(), transport
 
-    def _recover_after(self, since: float) -> None:
+    def recover_after(self, since: float) -> None:
         """Backfill what the platform published since ``since`` (epoch seconds), if configured."""
         if self.reign.recovery is not None:
             self.reign.recovery.after(since)
@@ -380,4 +380,4 @@ class Leadership:
             log.info(ev.TRANSPORT_ON_SUBSCRIPTION, channel=new.address, resume_timetoken=tt)
         since = await deaf_since(new, self._redis, self._keys)
         if since is not None:
-            self._recover_after(since)
+            self.recover_after(since)

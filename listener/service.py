@@ -122,7 +122,15 @@ class ListenerService:
             dead_letters=dead_letters,
             celery_app=make_celery_app(settings.redis_url),
             transport_factory=transport_factory
-            or (lambda deliver: PubNubTransport(settings, instance, deliver, metrics)),
+            or (
+                lambda deliver: PubNubTransport(
+                    settings,
+                    instance,
+                    deliver,
+                    metrics,
+                    on_overflow=lambda since: self.leadership.recover_after(since),
+                )
+            ),
             inbox=CommandInbox(client, keys, metrics, lambda: reign.keeper),
             reign=reign,
             on_redis=status.redis_seen,

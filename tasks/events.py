@@ -71,6 +71,8 @@ def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
     retry_event=ev.EVENT_RETRY,
     log_context=_context,
     keep_alive=_keep_alive,
+    # Nobody reads it (Flower shows it from the task events): no result backend writes.
+    ignore_result=True,
 )
 def handle_event(envelope: dict[str, Any], seq: int | None = None) -> dict[str, Any]:
     """Run the bot on one notification, as the listener enqueued it, as the bot installation

@@ -8,6 +8,7 @@ from typing import Any
 from glipbot import log_events as ev
 from glipbot.contracts import POST_REPLY, REPLIES_QUEUE
 from glipbot.contracts.ledger import reply_entry
+from glipbot.contracts.messages import TaskMessages
 from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import DeadLetteredError
 from glipbot.logging import get_logger
@@ -15,7 +16,6 @@ from glipbot.platform.installed import token_refused
 from worker.celery import app
 from worker.errors import UnknownInstallationError
 from worker.installations import TOKEN_REFUSED, UNKNOWN_INSTALLATION
-from worker.messages import TaskMessages
 from worker.replies import Outgoing
 from worker.runtime import runtime
 from worker.task import retried_task
@@ -104,6 +104,8 @@ def _keep_alive(arguments: dict[str, Any], seconds: float) -> None:
     retry_counter="reply_retries",
     log_context=_context,
     keep_alive=_keep_alive,
+    # Nobody reads it (Flower shows it from the task events): no result backend writes.
+    ignore_result=True,
 )
 def post_reply(reply: dict[str, Any]) -> dict[str, Any]:
     """Post ``reply`` (an :class:`~worker.replies.Outgoing` as JSON) when its turn comes,

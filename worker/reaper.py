@@ -33,12 +33,12 @@ from redis.exceptions import LockError
 from glipbot import log_events as ev
 from glipbot.contracts.chat_order import RELEASE_GRACE, ChatTurns, Released
 from glipbot.contracts.ledger import EVENT, MAX_REAPS, REPLY, Entry, Ledger, Outcome
+from glipbot.contracts.messages import task_arguments
 from glipbot.errors import DeadLetteredError, TransientError
 from glipbot.logging import get_logger
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
-from worker.messages import task_arguments
 from worker.reconcile import DuplicateWatch
 
 #: Seconds between two runs (beat's schedule).

@@ -48,13 +48,13 @@ from glipbot import log_events as ev
 from glipbot.bot import Reply
 from glipbot.contracts.chat_order import ChatTurns, Turn
 from glipbot.contracts.ledger import Ledger, reply_entry
+from glipbot.contracts.messages import Built
 from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import PermanentError, RateLimitedError, RetryLater
 from glipbot.logging import get_logger
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
 from worker.errors import UNKNOWN, UnknownInstallationError
-from worker.messages import Built
 from worker.reconcile import REPLY_TTL, DuplicateWatch, Posts, PostsApi
 
 #: A reply's lock lives this long unless its holder keeps extending it: a

@@ -44,7 +44,14 @@ from glipbot.logging import get_logger
 from glipbot.settings import Settings
 from listener.metrics import Metrics
 from listener.transports import OnMessage, TransportStats
-from listener.transports.pubnub import close_client, log_status, new_client, subscribe
+from listener.transports.pubnub import (
+    PUBNUB_BUFFER,
+    FullPolls,
+    close_client,
+    log_status,
+    new_client,
+    subscribe,
+)
 
 log = get_logger(__name__)
 
@@ -60,6 +67,7 @@ class _Client:
 
     pn: PubNubAsyncio
     subscriber_key: str
+    router: _Router
     channels: set[str] = field(default_factory=set)
 
     @property
@@ -68,13 +76,15 @@ class _Client:
 
 
 class _Router:
-    """The SDK's sink for every client of one :class:`PubNubMux`."""
+    """The SDK's sink for one client of a :class:`PubNubMux`."""
 
     def __init__(self, mux: PubNubMux) -> None:
         self._mux = mux
         self.stats = mux.stats
+        self.polls = FullPolls(mux._full)
 
     def _on_message(self, channel: str, timetoken: int, payload: Any) -> None:
+        self.polls.seen(timetoken)
         self._mux._route(channel, timetoken, payload)
 
     def _on_status(self, status: Any) -> None:
@@ -89,7 +99,6 @@ class PubNubMux:
         self._user_id = user_id
         self._metrics = metrics
         self.stats = TransportStats()
-        self._router = _Router(self)
         self._clients: list[_Client] = []
         self._client_of: dict[str, _Client] = {}
         self._deliver: dict[str, OnMessage] = {}
@@ -196,9 +205,9 @@ class PubNubMux:
 
     def _new(self, subscriber_key: str) -> _Client:
         user_id = f"{self._user_id}-{next(self._numbers)}"
-        client = _Client(
-            new_client(self._settings, user_id, subscriber_key, self._router), subscriber_key
-        )
+        router = _Router(self)
+        pn = new_client(self._settings, user_id, subscriber_key, router)
+        client = _Client(pn, subscriber_key, router)
         self._clients.append(client)
         return client
 
@@ -206,6 +215,7 @@ class PubNubMux:
         client.channels.update(addresses)
         for address in addresses:
             self._client_of[address] = client
+        client.router.polls.start(timetoken)
         subscribe(client.pn, addresses, timetoken)
         log.info(
             ev.PUBNUB_SUBSCRIBED,
@@ -215,6 +225,13 @@ class PubNubMux:
         )
 
     # -- delivering ------------------------------------------------------------
+
+    def _full(self, since: float | None) -> None:
+        """A client's answer came full: its bots may have lost messages (no backfill for
+        installed bots: counted and logged, see the guide, section 8)."""
+        self._metrics.inc("pubnub_full_polls")
+        self._metrics.inc("installed_gaps_unrecovered")
+        log.warning(ev.PUBNUB_BUFFER_FULL, since=since, buffer=PUBNUB_BUFFER)
 
     def _route(self, channel: str, timetoken: int, payload: Any) -> None:
         if timetoken <= self._seen.get(channel, 0):

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pubnub.callbacks import SubscribeCallback
@@ -32,6 +33,11 @@ from listener.transports import OnMessage, TransportStats
 
 log = get_logger(__name__)
 
+#: The most messages one long-poll answer carries, and the most PubNub keeps of a
+#: channel (or of a multiplexed subscribe, all channels together).
+PUBNUB_BUFFER = 100
+#: PubNub timetokens count tenths of microseconds since the epoch.
+TIMETOKENS_PER_SECOND = 10_000_000
 #: Seconds: above any server hold (PubNub holds ~280 s), or a quiet channel
 #: would look like a failure and trigger back-off plus duplicates.
 SUBSCRIBE_TIMEOUT = 310
@@ -47,6 +53,44 @@ _QUIET = {
     PNStatusCategory.PNCancelledCategory,
     PNStatusCategory.PNDisconnectedCategory,  # after our own unsubscribe
 }
+
+
+class FullPolls:
+    """Tells when one long-poll answer came full: PubNub may have dropped older messages.
+
+    The SDK hands the messages of one answer to the callback one after the
+    other within one turn of the event loop; the count ends at the next
+    turn. A full answer (:data:`PUBNUB_BUFFER`) means the subscriber was that
+    far behind, and PubNub keeps no more than that: whatever was published
+    between the cursor before the answer and its first message may be gone.
+    ``on_full(since)`` gets that cursor in epoch seconds (None before the
+    first answer).
+    """
+
+    def __init__(self, on_full: Callable[[float | None], None]) -> None:
+        self._on_full = on_full
+        self._count = 0
+        self._cursor: int | None = None  # the newest timetoken of the answers before
+        self._newest = 0
+
+    def start(self, timetoken: int | None) -> None:
+        """The subscription resumes from ``timetoken``: the cursor before the first answer."""
+        if timetoken:
+            self._cursor = max(self._cursor or 0, timetoken)
+
+    def seen(self, timetoken: int) -> None:
+        """One message of the current answer (call before any filtering)."""
+        if self._count == 0:
+            asyncio.get_running_loop().call_soon(self._end)
+        self._count += 1
+        self._newest = max(self._newest, timetoken)
+
+    def _end(self) -> None:
+        count, self._count = self._count, 0
+        since = self._cursor / TIMETOKENS_PER_SECOND if self._cursor else None
+        self._cursor = self._newest
+        if count >= PUBNUB_BUFFER:
+            self._on_full(since)
 
 
 class Sink(Protocol):
@@ -137,14 +181,24 @@ class PubNubTransport:
     """One :class:`PubNubAsyncio` client at a time, subscribed to one channel."""
 
     def __init__(
-        self, settings: Settings, instance: str, on_message: OnMessage, metrics: Metrics
+        self,
+        settings: Settings,
+        instance: str,
+        on_message: OnMessage,
+        metrics: Metrics,
+        *,
+        on_overflow: Callable[[float], None] = lambda _since: None,
     ) -> None:
+        """``on_overflow(since)``: a full answer may have dropped what was published
+        since ``since`` (epoch seconds): recover it (backfill)."""
         self._settings = settings
         self._user_id = f"glipbot-listener-{instance}"
         self._deliver = on_message
         self._metrics = metrics
+        self._on_overflow = on_overflow
         self._pn: PubNubAsyncio | None = None
         self._seen: dict[str, int] = {}
+        self._polls = FullPolls(self._full)
         self.stats = TransportStats()
 
     async def start(self, address: str, subscriber_key: str, resume_timetoken: int | None) -> None:
@@ -166,6 +220,7 @@ class PubNubTransport:
 
     def _subscribe(self, address: str, subscriber_key: str, tt: int | None) -> PubNubAsyncio:
         pn = new_client(self._settings, self._user_id, subscriber_key, self)
+        self._polls.start(tt)
         if tt:
             # Anything at or before the cursor was handled by whoever saved it.
             self._seen[address] = max(self._seen.get(address, 0), tt)
@@ -177,11 +232,18 @@ class PubNubTransport:
         await close_client(pn)
 
     def _on_message(self, channel: str, timetoken: int, payload: Any) -> None:
+        self._polls.seen(timetoken)
         if timetoken <= self._seen.get(channel, 0):
             self._metrics.inc("redelivered")
             return
         self._seen[channel] = timetoken
         self._deliver(channel, timetoken, payload)
+
+    def _full(self, since: float | None) -> None:
+        self._metrics.inc("pubnub_full_polls")
+        log.warning(ev.PUBNUB_BUFFER_FULL, since=since, buffer=PUBNUB_BUFFER)
+        if since is not None:
+            self._on_overflow(since)
 
     def _on_status(self, status: Any) -> None:
         log_status(status, self._metrics)

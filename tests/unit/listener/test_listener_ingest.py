@@ -11,6 +11,7 @@ from typing import Any
 import redis
 import redis.asyncio as aioredis
 
+from devtools.localredis import LocalRedis
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
 from listener.enqueue import CeleryMessages, make_celery_app
@@ -99,6 +100,50 @@ def test_good_events_are_enqueued_once_and_the_timetoken_is_stored(
     assert queued_uuids(redis_client) == ["u1", "u2"]
     assert redis_client.get("t:pubnub:timetoken") == "4"
     assert 86000 < redis_client.ttl("t:dedup:post:p-u1") <= 86400
+
+
+def test_batches_call_their_scripts_by_digest_alone() -> None:
+    """No SCRIPT EXISTS round trip at each batch (a server of its own: the counts are
+    server-wide)."""
+
+    async def scenario(ingest: Ingest, _lease: Lease, metrics: Metrics) -> None:
+        for n in range(3):
+            await ingest.process([item(n + 1, encrypt_notification(KEY, notification(f"u{n}")))])
+        assert metrics.get("enqueued") == 3
+
+    with LocalRedis() as server:
+        run(server.url, scenario)
+        client = redis.Redis.from_url(server.url)
+        stats = client.info("commandstats")
+        client.close()
+    assert "cmdstat_script|exists" not in stats
+    # 3 batches of (enqueue, timetoken), and the test's lease; never refused (NOSCRIPT).
+    assert stats["cmdstat_evalsha"]["calls"] >= 6
+    assert stats["cmdstat_evalsha"]["failed_calls"] <= 1  # the lease's first, by redis-py
+
+
+def test_the_bots_own_posts_are_dropped_counted_and_still_move_the_timetoken(
+    redis_url: str, redis_client: redis.Redis
+) -> None:
+    own = notification("u-own")
+    own["body"]["creatorId"] = own["ownerId"]
+    edited = {**own, "uuid": "u-own-2", "body": {**own["body"], "eventType": "PostChanged"}}
+
+    async def scenario(ingest: Ingest, _lease: Lease, metrics: Metrics) -> None:
+        await ingest.process(
+            [
+                item(1, encrypt_notification(KEY, notification("u1"))),
+                item(2, encrypt_notification(KEY, own)),
+                item(3, encrypt_notification(KEY, edited)),
+            ]
+        )
+        assert metrics.get("own_posts_dropped") == 2
+        assert metrics.get("enqueued") == 1
+        assert metrics.get("dead_letters") == 0
+
+    run(redis_url, scenario)
+    assert queued_uuids(redis_client) == ["u1"]
+    assert redis_client.get("t:pubnub:timetoken") == "3"
 
 
 def test_bad_input_is_dead_lettered_with_its_reason_and_never_the_key(

@@ -1,4 +1,4 @@
-"""worker.messages: the ledger's messages are the ones ``apply_async`` would have pushed."""
+"""Task messages (glipbot.contracts.messages) are the ones ``apply_async`` would push."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 import redis
 from celery import Celery
 
-from worker.messages import TaskMessages, task_arguments
+from glipbot.contracts.messages import TaskMessages, task_arguments
 
 TASK = "tasks.replies.post_reply"
 REPLY = {"key": "evt-1:0", "group_id": "g", "text": "hi", "attachments": [], "seq": 1}
@@ -43,3 +43,21 @@ def test_a_built_message_is_what_apply_async_pushes(app: Celery, redis_client: r
 def test_what_is_not_a_task_message_is_refused(payload: str) -> None:
     with pytest.raises(ValueError, match="not a Celery task message"):
         task_arguments(payload)
+
+
+@pytest.mark.parametrize("kwargsrepr", [None, "{'envelope': '<u1 PostAdded>'}"])
+def test_a_message_from_the_template_is_celerys_own(app: Celery, kwargsrepr: str | None) -> None:
+    """Built from the checked template, a message decodes exactly like the reference's."""
+    messages = TaskMessages(app)
+    kwargs = {"envelope": {"uuid": "u1", "text": "h\u00e9llo \N{EN DASH} " + "x" * 2000}}
+    built = messages.build(TASK, (REPLY,), kwargs, "replies", kwargsrepr=kwargsrepr)
+    reference = messages.reference(
+        TASK, (REPLY,), kwargs, "replies", kwargsrepr=kwargsrepr, task_id=built.task_id
+    )
+    messages.close()
+
+    assert messages.uses_template(TASK, "replies")
+    ours, theirs = json.loads(built.payload), json.loads(reference.payload)
+    assert ours["properties"].pop("delivery_tag") != theirs["properties"].pop("delivery_tag")
+    assert ours == theirs
+    assert built.queue_key == reference.queue_key

@@ -16,12 +16,12 @@ import redis
 from glipbot.bot import Reply
 from glipbot.contracts.chat_order import ENQUEUE_SCRIPT, RELEASE_GRACE, enqueue_call
 from glipbot.contracts.ledger import MAX_REAPS, PROGRESS_BOUND, event_entry
+from glipbot.contracts.messages import Built
 from glipbot.errors import DeadLetteredError
 from glipbot.state.counters import Counters
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.keys import Keys
 from tests.support.clock import FakeClock
-from worker.messages import Built
 from worker.reaper import Reaper
 from worker.replies import Outgoing, ReplyPoster
 

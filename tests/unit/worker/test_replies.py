@@ -11,12 +11,12 @@ import redis
 
 from glipbot.bot import Reply
 from glipbot.contracts.ledger import reply_entry
+from glipbot.contracts.messages import Built
 from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, RetryLater
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
 from tests.support.clock import FakeClock
 from worker.errors import UnknownInstallationError
-from worker.messages import Built
 from worker.reconcile import WATCH_FOR
 from worker.replies import Outgoing, ReplyPoster, settle_window
 
