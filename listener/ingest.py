@@ -49,6 +49,20 @@ RECOVERED = "backfill"
 
 
 @dataclass(frozen=True)
+class _Refused:
+    """Why a message is kept as a dead letter, and what of it could be read."""
+
+    reason: str
+    data: Any
+    detail: str = ""
+
+
+#: What checking one message gives: the event and its notification, None (dropped), or
+#: the reason it is refused.
+_Checked = tuple[Event, dict[str, Any]] | _Refused | None
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One PubNub message as the transport saw it."""
 
@@ -171,16 +185,28 @@ class Ingest:
             await self.process(batch)
 
     async def process(self, batch: list[Incoming]) -> None:
-        """Decrypt and validate each message, then enqueue the good ones in one round trip."""
+        """Decrypt and validate each message, then enqueue the good ones in one round trip.
+
+        Decrypting and parsing run in a thread, off the event loop that the
+        transport's long-poll (or socket) shares.
+        """
+        checked = await asyncio.to_thread(self._check_all, batch)
         good: list[tuple[dict[str, Any], str]] = []
-        for item in batch:
-            valid = await self._validate(item)
-            if valid is not None:
-                good.append(valid)
+        for item, outcome in zip(batch, checked, strict=True):
+            if isinstance(outcome, _Refused):
+                await self._dead_letter(item, outcome.reason, outcome.data, outcome.detail)
+            elif outcome is not None:
+                event, data = outcome
+                if self._intercept is not None and self._intercept(event):
+                    continue
+                good.append((data, chat_id(event)))
         await self._write(good, max(item.timetoken for item in batch) or None)
 
-    async def _validate(self, item: Incoming) -> tuple[dict[str, Any], str] | None:
-        """The notification and its chat id, or None (dead-lettered)."""
+    def _check_all(self, batch: list[Incoming]) -> list[_Checked]:
+        return [self._check(item) for item in batch]
+
+    def _check(self, item: Incoming) -> _Checked:
+        """The event and the notification; None to drop; or why it is refused."""
         decryptor = self._decryptors.get(item.channel)
         data: Any = None
         try:
@@ -191,23 +217,17 @@ class Ingest:
             else:
                 data = decryptor.decrypt(item.payload)
             event = parse_event(data)
-            if self._intercept is not None and self._intercept(event):
-                return None
-            if isinstance(event, PostEvent) and event.post.creator_id == event.envelope.owner_id:
-                # The bot's own post, echoed back: a task would only ignore it.
-                self._metrics.inc("own_posts_dropped")
-                return None
-            chat = chat_id(event)
         except DecryptError as exc:
-            await self._dead_letter(item, exc.reason, None)
-            return None
+            return _Refused(exc.reason, None)
         except InvalidEventError as exc:
-            await self._dead_letter(item, INVALID_EVENT, data, detail=exc.reason)
-            return None
+            return _Refused(INVALID_EVENT, data, exc.reason)
         except Exception as exc:  # a poison message must not end the reign (and replay forever)
-            await self._dead_letter(item, UNEXPECTED, data, detail=type(exc).__name__)
+            return _Refused(UNEXPECTED, data, type(exc).__name__)
+        if isinstance(event, PostEvent) and event.post.creator_id == event.envelope.owner_id:
+            # The bot's own post, echoed back: a task would only ignore it.
+            self._metrics.inc("own_posts_dropped")
             return None
-        return data, chat  # parse_event accepted it, so it is a dict
+        return event, data  # parse_event accepted it, so it is a dict
 
     async def _dead_letter(self, item: Incoming, reason: str, data: Any, detail: str = "") -> None:
         event_uuid = data.get("uuid") if isinstance(data, dict) else None

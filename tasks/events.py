@@ -9,7 +9,7 @@ from glipbot import log_events as ev
 from glipbot.contracts import HANDLE_EVENT
 from glipbot.contracts.ledger import event_entry
 from glipbot.errors import DeadLetteredError
-from tasks.replies import enqueue_reply
+from tasks.replies import hold_reply, send_replies
 from worker.dispatch import Dispatcher
 from worker.runtime import runtime
 from worker.task import retried_task
@@ -25,7 +25,8 @@ def dispatcher() -> Dispatcher:
         turns=rt.poster.turns,
         dead_letters=rt.dead_letters,
         counters=rt.counters,
-        enqueue=enqueue_reply,
+        enqueue=hold_reply,
+        send=send_replies,
     )
 
 

@@ -31,10 +31,36 @@ def messages() -> TaskMessages:
     return TaskMessages(app)
 
 
-def enqueue_reply(out: Outgoing) -> None:
+def enqueue_reply(out: Outgoing) -> bool:
     """Record ``out`` in the ledger and put it on the ``replies`` queue, in one step."""
     built = messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE)
-    runtime().poster.enqueue(out, built)
+    return runtime().poster.enqueue(out, built)
+
+
+def hold_reply(out: Outgoing) -> bool:
+    """Record ``out`` in the ledger (with its ``post_reply`` message) without queueing it:
+    :func:`send_replies` posts it, or queues it. False when it is in flight already."""
+    built = messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE)
+    return runtime().poster.enqueue(out, built, push=False)
+
+
+def send_replies(outs: list[Outgoing]) -> None:
+    """Post the held replies that can go now, from ``handle_event`` itself; queue the rest.
+
+    A reply posted here costs no ``post_reply`` task: the common case (the
+    chat's turn and a rate-limit slot are free) takes one task per event.
+    """
+    rt = runtime()
+    for out, post_id in rt.poster.send(outs, rt.limiter.without_waiting):
+        rt.counters.incr("replies_posted", bot=out.bot_id)
+        _log.info(
+            ev.REPLY_POSTED,
+            reply_key=out.key,
+            group_id=out.group_id,
+            post_id=post_id,
+            bot_id=out.bot_id,
+            inline=True,
+        )
 
 
 def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) -> DeadLetteredError:

@@ -4,9 +4,11 @@ Plain code over plain collaborators, so tests run it without Celery. The
 dispatcher validates the envelope, finds the installation it belongs to
 (its ``ownerId``, :mod:`worker.installations`), runs the bot as that
 installation (its directory, ``ctx.installation``), hands each reply to
-``enqueue`` (carrying the installed bot's id) and tells the chat's turn of
+``enqueue`` (carrying the installed bot's id), tells the chat's turn of
 that installation how many replies event ``seq`` produced (none included),
-so that later replies in the chat do not wait for it.
+so that later replies in the chat do not wait for it, and then hands the
+replies to ``send``, which posts at once those that can go (their turn has
+come, their bot has a free rate-limit slot) and queues the others.
 
 An event of a bot this deployment does not serve, or whose installed bot's
 token the platform refuses, is kept as a dead letter
@@ -62,7 +64,11 @@ class Dispatcher:
     turns: ChatTurns
     dead_letters: DeadLetters
     counters: Counters
-    enqueue: Callable[[Outgoing], None]
+    #: Records a reply (and pushes it, unless ``send`` is given).
+    enqueue: Callable[[Outgoing], object]
+    #: Posts the recorded replies now where it can and pushes the rest, after the
+    #: event's turn knows how many it produced. None: ``enqueue`` pushed them.
+    send: Callable[[list[Outgoing]], object] | None = None
 
     def event_key(self, envelope: Any) -> str:
         """The event's id as the listener enqueued it: its de-duplication key and ledger entry
@@ -126,6 +132,10 @@ class Dispatcher:
         for out in outgoing:
             self.enqueue(out)
         self._handled(event, seq, sum(1 for out in outgoing if out.seq is not None), scope)
+        if self.send is not None and outgoing:
+            # All of them, also those in flight already (this task runs again after its
+            # worker died mid-way): posting is once per reply whoever tries.
+            self.send(outgoing)
         self.counters.incr("events_handled", bot=scope)
         self.counters.incr("replies_enqueued", len(outgoing), bot=scope)
         log.info(ev.EVENT_HANDLED, replies=len(outgoing))

@@ -65,6 +65,10 @@ SETTLE_FACTOR = 2.0
 #: The settle window with the default HTTP timeout (15 s).
 DEFAULT_SETTLE = SETTLE_FACTOR * 15.0
 
+#: ``without_waiting()``: a context in which the rate limiter grants a free slot or
+#: refuses at once (:meth:`glipbot.platform.ratelimit.RateLimiter.without_waiting`).
+NoWait = Callable[[], contextlib.AbstractContextManager[None]]
+
 #: How soon a reply that cannot park (it is not in the ledger) asks for its
 #: turn again, and how soon one that another worker is posting right now is tried again.
 TURN_RETRY = 0.5
@@ -170,8 +174,9 @@ class ReplyPoster:
             raise UnknownInstallationError(bot_id, UNKNOWN)
         return Posts(self._installed(bot_id), self._redis, self._keys, lambda: bot_id, scope=bot_id)
 
-    def enqueue(self, out: Outgoing, message: Built) -> bool:
-        """Record ``out`` in the ledger and push its task ``message``, in one step.
+    def enqueue(self, out: Outgoing, message: Built, *, push: bool = True) -> bool:
+        """Record ``out`` in the ledger and push its task ``message``, in one step
+        (``push=False``: record it only, for :meth:`send`).
 
         False when the reply is in flight already (nothing is pushed twice).
         """
@@ -183,7 +188,44 @@ class ReplyPoster:
             group_id=out.group_id,
             turn=turn,
             bot=out.bot_id,
+            push=push,
         )
+
+    def send(self, outs: list[Outgoing], without_waiting: NoWait) -> list[tuple[Outgoing, str]]:
+        """Post recorded replies here and now while they can go at once; push the rest.
+
+        In order: a reply whose turn has come and whose bot has a free
+        rate-limit slot is posted (exactly once, as :meth:`deliver` does); one
+        that must wait for its turn parks (the chat sends it when its turn
+        comes). At the first that can do neither (its turn is held elsewhere,
+        no free slot, the platform failed, another worker holds it), that one
+        and the rest go onto the ``replies`` queue, whose ``post_reply`` waits,
+        retries and reconciles. A reply posted before (the same event handled
+        again) is only passed on. Returns the replies posted now, with their
+        post ids.
+        """
+        posted: list[tuple[Outgoing, str]] = []
+        for n, out in enumerate(outs):
+            if self._redis.hexists(self._keys.reply(out.key, out.bot_id), "post_id"):
+                self.done(out)  # posted by an earlier run of the same event
+                continue
+            try:
+                with without_waiting():
+                    post_id = self.deliver(out)
+            except Exception as exc:  # post_reply takes it from here, and judges the error
+                _log.info(
+                    ev.REPLY_DEFERRED,
+                    reply_key=out.key,
+                    group_id=out.group_id,
+                    bot_id=out.bot_id,
+                    reason=type(exc).__name__,
+                )
+                for rest in outs[n:]:
+                    self.ledger.push(rest.entry_id)
+                break
+            if post_id is not None:
+                posted.append((out, post_id))
+        return posted
 
     def deliver(self, out: Outgoing) -> str | None:
         """Post ``out`` if it is its turn and return the post id; None when it parked.

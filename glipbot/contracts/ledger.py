@@ -63,7 +63,8 @@ end
 """
 
 # KEYS: deadlines, entries, queue list, chat in-flight hash.
-# ARGV: id, deadline, message, turn field ("" = not ordered), in-flight TTL.
+# ARGV: id, deadline, message, turn field ("" = not ordered), in-flight TTL,
+# "1" to push the message ("0": recorded only, see Ledger.push).
 # Work already in flight keeps its entry and is not pushed twice.
 _REGISTER = (
     REGISTER_LUA
@@ -74,10 +75,20 @@ if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[4], ARGV[4], ARGV[1])
   redis.call('EXPIRE', KEYS[4], ARGV[5])
 end
-redis.call('LPUSH', KEYS[3], ARGV[3])
+if ARGV[6] == '1' then redis.call('LPUSH', KEYS[3], ARGV[3]) end
 return 1
 """
 )
+
+# KEYS: deadlines, entries. ARGV: id, deadline. Pushes a recorded entry's message.
+_PUSH = """
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if not raw then return 0 end
+local entry = cjson.decode(raw)
+redis.call('LPUSH', entry.queue, entry.message)
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+return 1
+"""
 
 # KEYS: deadlines, entries, reaps. ARGV: id, now, bound, max reaps, scan limit.
 # Reads the entry's queue from the entry (a key not in KEYS: fine on one
@@ -181,6 +192,7 @@ class Ledger:
         self._clock = clock
         self.bound = bound
         self._register = client.register_script(_REGISTER)
+        self._push = client.register_script(_PUSH)
         self._resend = client.register_script(_RESEND)
 
     def register(
@@ -193,13 +205,16 @@ class Ledger:
         turn: tuple[int, int] | None = None,
         turn_ttl: int = 7 * 24 * 3600,
         bot: str | None = None,
+        push: bool = True,
     ) -> bool:
         """Record ``message`` and push it onto ``queue_key``, in one step.
 
         ``turn`` ``(seq, index)`` names the reply's place in chat ``group_id``
         (of installation ``bot``; None: the configured bot), so the chat knows
         what it may still wait for. Returns False, and pushes nothing, when the
-        work is in flight already.
+        work is in flight already. ``push=False`` records it only: the caller
+        does the work itself, or :meth:`push` es it later; if the caller dies
+        first, the reaper sends it once the deadline passed.
         """
         field = f"{turn[0]}:{turn[1]}" if turn is not None and group_id else ""
         inflight = self._keys.chat_inflight(group_id or "", bot)
@@ -207,9 +222,16 @@ class Ledger:
         return bool(
             self._register(
                 keys=[self._keys.ledger_deadlines, self._keys.ledger_entries, queue_key, inflight],
-                args=[entry_id, repr(deadline), message, field, turn_ttl],
+                args=[entry_id, repr(deadline), message, field, turn_ttl, "1" if push else "0"],
             )
         )
+
+    def push(self, entry_id: str) -> bool:
+        """Push a recorded entry's message onto its queue (with a new deadline), in one step;
+        False when the work is no longer in flight."""
+        deadline = self._clock() + self.bound
+        keys = [self._keys.ledger_deadlines, self._keys.ledger_entries]
+        return bool(self._push(keys=keys, args=[entry_id, repr(deadline)]))
 
     def touch(self, entry_id: str, extra: float = 0.0) -> None:
         """The work made progress: its deadline is now ``extra`` + the bound away.

@@ -29,10 +29,11 @@ installed bot names it on every call (see
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -240,9 +241,23 @@ class RateLimiter:
 
     # -- the REST client's RequestHook: every call goes through the limiter --
 
+    @contextlib.contextmanager
+    def without_waiting(self) -> Iterator[None]:
+        """Within the block, this thread's requests take a free slot or fail at once
+        (:class:`~glipbot.errors.RateLimitedError`) rather than wait for one."""
+        previous = getattr(self._in_flight, "max_wait", None)
+        self._in_flight.max_wait = 0.0
+        try:
+            yield
+        finally:
+            self._in_flight.max_wait = previous
+
     def before_request(self, group: str, *, bot: str | None = None) -> None:
         """Wait for a slot in ``group`` of ``bot`` (up to ``max_wait``, else RateLimitedError)."""
-        slot = self.acquire(group, max_wait=self.max_wait, bot=bot)
+        max_wait = getattr(self._in_flight, "max_wait", None)
+        slot = self.acquire(
+            group, max_wait=self.max_wait if max_wait is None else max_wait, bot=bot
+        )
         self._slots().append((group, bot, slot))
 
     def after_response(

@@ -19,7 +19,7 @@ CHAT_TYPES = ("PrivateChat", "Group", "Team", "PersonalChat")
 #: The reason recorded when ops remove an installation.
 REMOVED_BY_OPS = "removed by ops"
 
-EnqueueReply = Callable[[Outgoing], None]
+EnqueueReply = Callable[[Outgoing], object]
 EnqueueEvent = Callable[[dict[str, Any]], None]
 
 _log = get_logger(__name__)

@@ -42,7 +42,7 @@ def settings() -> SmartFriendSettings:
 
 def send_birthday_greetings(
     rt: Runtime,
-    enqueue: Callable[[Outgoing], None],
+    enqueue: Callable[[Outgoing], object],
     today: date,
     source: birthdays.BirthdaySource,
 ) -> dict[str, Any]:

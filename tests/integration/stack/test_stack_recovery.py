@@ -112,15 +112,19 @@ def test_a_whole_worker_killed_mid_post_loses_nothing_and_keeps_the_order(stack:
 
 
 def _posting(stack: Stack) -> dict[str, Any] | None:
-    """The ``post_reply`` running now (Flower inspects like this all the time): its worker's pid."""
+    """The task posting a reply now (Flower inspects like this all the time): its worker's pid
+    and the reply's key. ``handle_event`` posts its event's first reply itself when it can."""
     workers = [w for w in stack.workers if w.running()]
     names = stack.node_names(workers)
     inspect = stack.celery.control.inspect(destination=names, timeout=1.0, limit=len(names))
     for node, tasks in (inspect.active() or {}).items():
         for task in tasks:
+            worker = next(w for w in workers if stack.node_names([w])[0] == node)
             if task["name"] == "tasks.replies.post_reply":
-                worker = next(w for w in workers if stack.node_names([w])[0] == node)
                 return {"parent": worker.pid, "reply_key": task["args"][0]["key"]}
+            if task["name"] == "tasks.events.handle_event":
+                envelope = task["kwargs"]["envelope"]
+                return {"parent": worker.pid, "reply_key": f"{envelope['uuid']}:0"}
     return None
 
 
@@ -145,10 +149,18 @@ def test_an_event_lost_between_brpop_and_unacked_is_answered_once_in_order(stack
 
 @pytest.mark.timeout(BOUND * 3)
 def test_a_reply_lost_between_brpop_and_unacked_is_posted_once(stack: Stack) -> None:
+    """The answer cannot be posted at once (a 503): ``handle_event`` queues it, and the
+    ``post_reply`` message is lost as a dying worker would lose it."""
     chat_id = _new_chat(stack, "Lost reply")
     stop_workers(stack)
     start_workers(stack, ["w-no-replies"], queues=("events", "ops"))
-    _ask(stack, chat_id, [611])
+    control = stack.sandbox.control
+    control.pause_pubnub()  # so that the fault meets the bot's POST, not John's
+    try:
+        _ask(stack, chat_id, [611])
+        control.fail("POST", POSTS, count=1, status=503)
+    finally:
+        control.resume_pubnub()
     wait_for(lambda: stack.redis.llen("replies") == 1, 30, 0.05)
     assert stack.redis.rpop("replies") is not None  # lost as a dying worker would lose it
     reaped_before = _counter(stack, "replies_reaped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -494,3 +495,68 @@ def test_two_bots_replies_in_one_chat_keep_their_own_order(
     assert poster.deliver(theirs) is not None
 
     assert (chat.texts(), other_chat.texts()) == ([], ["theirs"])
+
+
+def _held(poster: ReplyPoster, out: Outgoing) -> Outgoing:
+    """``out`` recorded in the ledger but not queued, as ``hold_reply`` does."""
+    poster.enqueue(out, Built(f"task-{out.key}", "replies", f"message of {out.key}"), push=False)
+    return out
+
+
+def _free() -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext()
+
+
+def test_replies_whose_turn_and_slot_are_free_are_posted_at_once_without_a_task(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 2)
+    outs = [
+        _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="one"), 1)),
+        _held(poster, Outgoing(Reply(key="evt-1:1", group_id="g", text="two"), 1)),
+    ]
+
+    posted = poster.send(outs, _free)
+
+    assert [out.key for out, _ in posted] == ["evt-1:0", "evt-1:1"]
+    assert chat.texts() == ["one", "two"]
+    assert redis_client.lrange("replies", 0, -1) == []  # no post_reply task at all
+    assert poster.ledger.size() == 0
+    assert poster.send(outs, _free) == []  # the event handled again: nothing posted again
+    assert chat.texts() == ["one", "two"]
+
+
+def test_a_reply_without_a_free_slot_goes_to_the_queue_with_the_ones_after_it(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 2)
+    outs = [
+        _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="one"), 1)),
+        _held(poster, Outgoing(Reply(key="evt-1:1", group_id="g", text="two"), 1)),
+    ]
+    chat.fail_next = RateLimitedError("no slot now", retry_after=3.0)
+
+    assert poster.send(outs, _free) == []
+
+    assert chat.texts() == []
+    assert redis_client.lrange("replies", 0, -1) == ["message of evt-1:1", "message of evt-1:0"]
+    assert redis_client.hgetall(KEYS.reply("evt-1:0")) == {}  # refused: not pending
+    assert poster.ledger.deadline(outs[0].entry_id) is not None  # the reaper still watches
+
+
+def test_a_reply_whose_turn_is_held_by_an_earlier_event_parks_and_is_not_queued(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    earlier = _enqueued(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    redis_client.delete("replies")  # a worker holds it, not done yet
+    later = _held(poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2))
+
+    assert poster.send([later], _free) == []  # parked
+    assert redis_client.lrange("replies", 0, -1) == []
+    poster.deliver(earlier)  # passes the turn on: the parked reply is sent
+
+    assert redis_client.lrange("replies", 0, -1) == ["message of evt-2:0"]
+    poster.deliver(later)
+    assert chat.texts() == ["first", "second"]

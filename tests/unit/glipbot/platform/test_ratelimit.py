@@ -84,6 +84,21 @@ def test_acquire_sleeps_through_a_short_wait(redis_client: redis.Redis) -> None:
     assert 0.2 < sum(slept) < 1.0
 
 
+def test_without_waiting_a_request_takes_a_free_slot_or_is_refused_at_once(
+    redis_client: redis.Redis,
+) -> None:
+    slept: list[float] = []
+    limiter = RateLimiter(redis_client, KEYS, limits={"Light": (1, 0.3)}, sleep=slept.append)
+
+    with limiter.without_waiting():
+        limiter.before_request("Light")  # free: taken
+        with pytest.raises(RateLimitedError):
+            limiter.before_request("Light")  # a 0.3 s wait is too long here
+    assert slept == []
+    limiter.after_response("Light", None, None)
+    assert limiter.max_wait > 0.3  # outside the block, requests wait as before
+
+
 def test_a_pause_stops_every_limiter_of_the_cluster(redis_client: redis.Redis) -> None:
     one, other = _limiter(redis_client), _limiter(redis_client)
 
