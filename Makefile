@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit lint format sandbox demo up down chaos bench clean
+.PHONY: help install test test-unit lint format sandbox demo up down chaos bench bench-installations clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -49,8 +49,12 @@ down: ## Stop everything `make up` started
 chaos: $(STAMP) ## Run the fault matrix on a stack of its own; one line per fault (CHAOS_ARGS=--list)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
-bench: $(STAMP) ## Benchmarks: listener ingest over PubNub and WebSocket, side by side (BENCH_ARGS=--help)
+bench: $(STAMP) ## Benchmarks beside their comparators: replies vs a naive one-process bot, listener ingest per transport
+	$(PY) -m bench.replies $(REPLIES_ARGS)
 	$(PY) -m bench.ingest $(BENCH_ARGS)
+
+bench-installations: $(STAMP) ## The many-bots benchmark: 1,000 installations, 2 listeners, 2 workers (INSTALLATIONS_ARGS=--help)
+	$(PY) -m bench.installations $(INSTALLATIONS_ARGS)
 
 clean: ## Remove the virtualenv and caches
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache *.egg-info

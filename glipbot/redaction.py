@@ -74,14 +74,23 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 
 
 class _SecretRegistry:
-    """The secret values to mask; thread safe, rebuilt into one regex on change."""
+    """The secret values to mask; thread safe.
+
+    Indexed by their first :data:`MIN_SECRET_LENGTH` characters, so that adding
+    one costs the same with ten secrets or ten thousand (a listener serving a
+    thousand installed bots knows as many tokens), and scrubbing a string
+    costs a lookup per position, whatever their number.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pinned: set[str] = set()
         # dict as an insertion-ordered set: the oldest rotating secret goes first.
         self._rotating: dict[str, None] = {}
-        self._regex: re.Pattern[str] | None = None
+        # prefix -> the secrets starting with it, longest first (a secret containing
+        # another is masked whole). Replaced, never changed in place: scrub reads
+        # it without the lock.
+        self._index: dict[str, tuple[str, ...]] = {}
 
     def add(self, values: Iterable[str | None], *, rotating: bool) -> None:
         fresh = [
@@ -95,25 +104,61 @@ class _SecretRegistry:
         if not fresh:
             return
         with self._lock:
+            index = dict(self._index)
             if rotating:
                 self._rotating.update(dict.fromkeys(fresh))
                 while len(self._rotating) > MAX_ROTATING_SECRETS:
-                    del self._rotating[next(iter(self._rotating))]
+                    old = next(iter(self._rotating))
+                    del self._rotating[old]
+                    if old not in self._pinned:
+                        _unindex(index, old)
             else:
                 self._pinned.update(fresh)
-            # Longest first, so a secret containing another is masked whole.
-            ordered = sorted({*self._pinned, *self._rotating}, key=len, reverse=True)
-            self._regex = re.compile("|".join(re.escape(v) for v in ordered))
+            for value in fresh:
+                _index(index, value)
+            self._index = index
 
     def clear(self) -> None:
         with self._lock:
             self._pinned.clear()
             self._rotating.clear()
-            self._regex = None
+            self._index = {}
 
     def scrub(self, text: str) -> str:
-        regex = self._regex
-        return regex.sub(REDACTED, text) if regex is not None else text
+        index = self._index
+        if not index or len(text) < MIN_SECRET_LENGTH:
+            return text
+        parts: list[str] = []
+        start = i = 0
+        end = len(text) - MIN_SECRET_LENGTH + 1
+        while i < end:
+            found = index.get(text[i : i + MIN_SECRET_LENGTH])
+            if found:
+                secret = next((v for v in found if text.startswith(v, i)), None)
+                if secret is not None:
+                    parts += (text[start:i], REDACTED)
+                    i = start = i + len(secret)
+                    continue
+            i += 1
+        if not parts:
+            return text
+        parts.append(text[start:])
+        return "".join(parts)
+
+
+def _index(index: dict[str, tuple[str, ...]], value: str) -> None:
+    prefix = value[:MIN_SECRET_LENGTH]
+    found = {*index.get(prefix, ()), value}
+    index[prefix] = tuple(sorted(found, key=len, reverse=True))
+
+
+def _unindex(index: dict[str, tuple[str, ...]], value: str) -> None:
+    prefix = value[:MIN_SECRET_LENGTH]
+    left = tuple(v for v in index.get(prefix, ()) if v != value)
+    if left:
+        index[prefix] = left
+    else:
+        index.pop(prefix, None)
 
 
 _registry = _SecretRegistry()

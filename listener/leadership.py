@@ -371,6 +371,8 @@ class Leadership:
     ) -> None:
         """The keeper adopted ``new``: decrypt its channel and point the transport at it."""
         ingest.add_channel(new.address, new.encryption_key)
+        # Before the resume point, which a new channel stores: a gap is judged on what was.
+        since = await deaf_since(new, self._redis, self._keys)
         tt = await resume_timetoken(new, self._redis, self._keys)
         with bound_context(subscription_id=new.id):
             if old is None:
@@ -378,6 +380,5 @@ class Leadership:
             else:
                 await transport.move(new.address, new.subscriber_key, tt)
             log.info(ev.TRANSPORT_ON_SUBSCRIPTION, channel=new.address, resume_timetoken=tt)
-        since = await deaf_since(new, self._redis, self._keys)
         if since is not None:
             self.recover_after(since)

@@ -66,7 +66,6 @@ COUNTERS: dict[str, str] = {
     "uninstalls": "Installed bots found uninstalled (Delete event, refused check), by reason",
     "shards_lost": "Times this process lost a shard's lease while leading it",
     "unrouted": "PubNub messages of a channel no installed bot receives any more (just moved)",
-    "installed_gaps_unrecovered": "Installed bots' windows of deafness (not backfilled)",
     "installation_check_failures": "Periodic checks of an installed bot that failed (not refused)",
     "fleet_refresh_failures": "Failed looks at the installations by a shard's reign",
 }

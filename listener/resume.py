@@ -7,7 +7,8 @@ and this policy answers:
 
 * a channel this process just **created**: nothing on it predates the
   creation, so read from :data:`NEW_CHANNEL_LOOKBACK` seconds ago; it absorbs
-  clock skew and catches what was published before we subscribed;
+  clock skew and catches what was published before we subscribed (and that
+  point is stored, when nothing is, for a successor);
 * a **reused** channel (a restart, a new leader, a renewal that moved the
   channel): from the stored timetoken, the last one whose events ingest
   enqueued, so a change of hands replays and never skips; with none stored,
@@ -37,9 +38,17 @@ async def resume_timetoken(
     *,
     clock: Callable[[], float] = time.time,
 ) -> int | None:
-    """The timetoken to resume ``subscription``'s channel from (None: from now)."""
+    """The timetoken to resume ``subscription``'s channel from (None: from now).
+
+    For a channel created now, the resume point is also stored when none is
+    (nothing was enqueued from it yet): a successor that takes it over before
+    its first event resumes from there too, not from its own "now". Ask
+    :func:`deaf_since` first: it judges by what was stored before.
+    """
     if subscription.created:
-        return int((clock() - NEW_CHANNEL_LOOKBACK) * TIMETOKENS_PER_SECOND)
+        start = int((clock() - NEW_CHANNEL_LOOKBACK) * TIMETOKENS_PER_SECOND)
+        await client.set(keys.timetoken, str(start), nx=True)
+        return start
     raw = await client.get(keys.timetoken)
     return int(raw) if raw else None
 

@@ -19,6 +19,7 @@ import os
 import socket
 import sys
 from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -58,6 +59,11 @@ log = get_logger(__name__)
 CLOSING = "closing"
 #: Seconds each closing step (health server, status key, Redis pool) may take.
 CLOSE_STEP_TIMEOUT = 3.0
+#: The most Redis connections the listener opens at once.
+REDIS_CONNECTIONS = 100
+#: Threads for the blocking calls (REST, the sync Redis client): every installed
+#: bot's keeper calls through them.
+BLOCKING_THREADS = 32
 
 
 def default_instance() -> str:
@@ -84,10 +90,16 @@ class ListenerService:
         self.instance = instance = settings.listener_instance or default_instance()
         keys = Keys(settings.key_prefix)
         self.metrics = metrics = Metrics()
-        self.redis = client = aioredis.Redis.from_url(
-            settings.redis_url,
-            socket_timeout=settings.redis_socket_timeout,
-            socket_connect_timeout=settings.redis_socket_timeout,
+        # A blocking pool: a burst (a shard of hundreds of bots taken over) waits for a
+        # connection instead of failing with "Too many connections".
+        self.redis = client = aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=REDIS_CONNECTIONS,
+                timeout=settings.redis_socket_timeout,
+                socket_timeout=settings.redis_socket_timeout,
+                socket_connect_timeout=settings.redis_socket_timeout,
+            )
         )
         self.lease = lease = Lease(
             client, keys.listener_lease, keys.listener_fence, instance, settings.lease_ttl
@@ -180,6 +192,9 @@ class ListenerService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Serve health, then alternate standby and leadership until ``stop`` is set."""
+        asyncio.get_running_loop().set_default_executor(
+            ThreadPoolExecutor(BLOCKING_THREADS, thread_name_prefix="listener-calls")
+        )
         ticker = asyncio.create_task(tick(self.loop_heartbeat), name="event_loop_tick")
         port = await self.health.start()
         # On stdout, as one write: a thread's log line must not land inside it.

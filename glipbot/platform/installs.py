@@ -22,8 +22,10 @@ bot (the ``RINGCENTRAL_*`` settings), which is an installation too.
 
 Neither is the configured bot's call, so neither counts in its rate-limit
 buckets (where a burst of installs would starve its own ``wstoken`` and
-token refreshes): they count in the install flow's own buckets,
-:data:`INSTALL_BUCKET`. The listener's periodic check of an installed bot
+token refreshes), nor in one shared bucket (which would cap installs at a
+bucket's limit a minute, cluster-wide): the platform counts each against
+the bot the code or token belongs to, so each counts in a bucket of its own
+under :data:`INSTALL_BUCKET`. The listener's periodic check of an installed bot
 names the bot, and counts in its buckets.
 """
 
@@ -82,22 +84,22 @@ class InstallCalls:
         """
         # The platform counts the exchange against the code's bot, unknown until it
         # answers: one bucket per code, so that installs never wait on each other.
-        bucket = f"{INSTALL_BUCKET}:{hashlib.sha256(code.encode()).hexdigest()[:16]}"
-        return self._auth.authorization_code_grant(code, redirect_uri, bucket=bucket)
+        return self._auth.authorization_code_grant(code, redirect_uri, bucket=_bucket(code))
 
     def whoami(self, access_token: str, bot: str | None = None) -> BotIdentity:
         """The extension behind ``access_token`` (``GET /restapi/v1.0/account/~/extension/~``).
 
         ``bot``: the installed bot the token is known to belong to, whose
-        rate-limit buckets the call counts in (None: the install flow's,
-        :data:`INSTALL_BUCKET`).
+        rate-limit buckets the call counts in (None: the token's own bucket in
+        the install flow's, :data:`INSTALL_BUCKET`: the platform counts it
+        against the token's bot, not known yet).
         """
         answer = self._transport.request(
             "GET",
             EXTENSION_PATH,
             group=ENDPOINT_GROUPS[("GET", _EXTENSION_TEMPLATE)],
             headers={"Authorization": f"Bearer {access_token}"},
-            bot=bot or INSTALL_BUCKET,
+            bot=bot or _bucket(access_token),
         )
         account = answer.get("account") if isinstance(answer, dict) else None
         bot_id = answer.get("id") if isinstance(answer, dict) else None
@@ -109,6 +111,11 @@ class InstallCalls:
                 status=200,
             )
         return BotIdentity(str(bot_id), str(account_id), str(answer.get("type") or ""))
+
+
+def _bucket(credential: str) -> str:
+    """The install flow's rate-limit bucket of one code or token (named by its hash)."""
+    return f"{INSTALL_BUCKET}:{hashlib.sha256(credential.encode()).hexdigest()[:16]}"
 
 
 class ConfiguredTokens(Protocol):

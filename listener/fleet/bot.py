@@ -14,6 +14,10 @@ WebSocket session, gaps, chat watermarks), under the shard's lease:
 * **WebSocket**: a :class:`~listener.transports.websocket.WebSocketSession`
   of its own (one socket per bot: one subscription per socket).
 
+A window without a subscription (lost, expired, not recovered, a full
+PubNub answer) is backfilled from the bot's own chats with its token
+(:class:`~listener.recovery.Recovery`), as the configured bot's is.
+
 Its :class:`~listener.ingest.Ingest` numbers its events as the bot's own and
 takes one event out of the flow: the ``Delete`` of the bot's own extension,
 which is the platform saying the bot was uninstalled. So does a periodic
@@ -42,11 +46,13 @@ from glipbot.settings import Settings
 from glipbot.state.deadletters import DeadLetters
 from glipbot.state.installations import Installation
 from glipbot.state.keys import Keys
+from listener.backfill import Backfill
 from listener.cancellation import cancel_and_wait
 from listener.enqueue import CeleryMessages
 from listener.ingest import Ingest
 from listener.lease import Lease
 from listener.metrics import Metrics
+from listener.recovery import Recovery
 from listener.resume import deaf_since, resume_timetoken
 from listener.subscription import GapLog, SubscriptionHolder, SubscriptionInfo, SubscriptionKeeper
 from listener.transports.multiplex import PubNubMux
@@ -121,6 +127,10 @@ class InstalledBot:
             installation=keys,
             intercept=self._intercept,
         )
+        # Backfill of the bot's own chats (its token, its watermarks) after a gap.
+        self.recovery = Recovery(
+            Backfill(self.rest, lambda: bot_id), parts.redis, keys, parts.metrics, self.ingest
+        )
         self._address: str | None = None
         self.holder: SubscriptionHolder
         self._keeping: Callable[[], Coroutine[Any, Any, None]]
@@ -136,6 +146,7 @@ class InstalledBot:
                 check_interval=settings.subscription_check_interval,
                 lease_value=lambda: lease.value,
                 leading=lease.confirm,
+                on_gap=self.recovery.after,
             )
             self.session: WebSocketSession | None = session
             self.holder, self._keeping = session, session.run
@@ -173,13 +184,16 @@ class InstalledBot:
         """Stop receiving; enqueue what is buffered (``handing_over``) or drop it."""
         if not handing_over:
             self.ingest.close()
-        for task in self._tasks:
+        tasks = set(self._tasks)
+        if self.recovery.task is not None:
+            tasks.add(self.recovery.task)
+        for task in tasks:
             task.cancel()
         if self.session is not None:
             await self.session.stop()
         elif self._mux is not None and self._address is not None:
             await self._mux.remove(self._address)
-        stuck = await cancel_and_wait(self._tasks, timeout=STOP_TIMEOUT)
+        stuck = await cancel_and_wait(tasks, timeout=STOP_TIMEOUT)
         for task in stuck:
             self._parts.metrics.inc("tasks_abandoned", task="installed_bot")
             log.error(ev.LISTENER_TASK_ABANDONED, task=task.get_name(), timeout=STOP_TIMEOUT)
@@ -215,8 +229,12 @@ class InstalledBot:
         assert self._mux is not None
         parts = self._parts
         self.ingest.add_channel(new.address, new.encryption_key)
+        # Before the resume point, which a new channel stores: a gap is judged on what was.
+        since = await deaf_since(new, parts.redis, self.keys)
         tt = await resume_timetoken(new, parts.redis, self.keys)
-        await self._mux.add(new.address, new.subscriber_key, tt, self.ingest.submit)
+        await self._mux.add(
+            new.address, new.subscriber_key, tt, self.ingest.submit, self.recovery.after
+        )
         self._address = new.address
         if old is not None and old.address != new.address:
             await self._mux.remove(old.address)
@@ -226,11 +244,9 @@ class InstalledBot:
             resume_timetoken=tt,
             subscription_id=new.id,
         )
-        since = await deaf_since(new, parts.redis, self.keys)
         if since is not None:
-            # Backfill recovers the configured bot's chats only (see the guide, section 6.9).
-            parts.metrics.inc("installed_gaps_unrecovered")
-            log.error(ev.INSTALLED_BOT_GAP, since=since, subscription_id=new.id)
+            log.warning(ev.INSTALLED_BOT_GAP, since=since, subscription_id=new.id)
+            self.recovery.after(since)
 
     def _intercept(self, event: Event) -> bool:
         """Take the bot's own extension's ``Delete`` out of the flow: it was uninstalled."""

@@ -34,7 +34,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from pubnub.pubnub_asyncio import PubNubAsyncio
@@ -68,7 +69,10 @@ class _Client:
     pn: PubNubAsyncio
     subscriber_key: str
     router: _Router
-    channels: set[str] = field(default_factory=set)
+
+    @property
+    def channels(self) -> set[str]:
+        return self.router.channels
 
     @property
     def room(self) -> int:
@@ -81,7 +85,8 @@ class _Router:
     def __init__(self, mux: PubNubMux) -> None:
         self._mux = mux
         self.stats = mux.stats
-        self.polls = FullPolls(mux._full)
+        self.channels: set[str] = set()
+        self.polls = FullPolls(lambda since: mux._full(self.channels, since))
 
     def _on_message(self, channel: str, timetoken: int, payload: Any) -> None:
         self.polls.seen(timetoken)
@@ -102,6 +107,7 @@ class PubNubMux:
         self._clients: list[_Client] = []
         self._client_of: dict[str, _Client] = {}
         self._deliver: dict[str, OnMessage] = {}
+        self._overflow: dict[str, Callable[[float], None]] = {}
         self._seen: dict[str, int] = {}
         self._adding: dict[str, tuple[str, int | None]] = {}
         self._removing: set[str] = set()
@@ -117,10 +123,18 @@ class PubNubMux:
         return len(self._client_of)
 
     async def add(
-        self, address: str, subscriber_key: str, resume_timetoken: int | None, deliver: OnMessage
+        self,
+        address: str,
+        subscriber_key: str,
+        resume_timetoken: int | None,
+        deliver: OnMessage,
+        on_overflow: Callable[[float], None] = lambda _since: None,
     ) -> None:
-        """Receive ``address`` (from ``resume_timetoken`` when given) into ``deliver``."""
+        """Receive ``address`` (from ``resume_timetoken`` when given) into ``deliver``;
+        ``on_overflow(since)``: a full answer of its client may have dropped what was
+        published on it since ``since`` (epoch seconds)."""
         self._deliver[address] = deliver
+        self._overflow[address] = on_overflow
         if resume_timetoken:
             # Anything at or before the cursor was handled by whoever saved it.
             self._seen[address] = max(self._seen.get(address, 0), resume_timetoken)
@@ -131,6 +145,7 @@ class PubNubMux:
     async def remove(self, address: str) -> None:
         """Stop receiving ``address``; its messages still in flight are dropped."""
         self._deliver.pop(address, None)
+        self._overflow.pop(address, None)
         self._adding.pop(address, None)
         self._removing.add(address)
         await self._apply_soon()
@@ -226,12 +241,18 @@ class PubNubMux:
 
     # -- delivering ------------------------------------------------------------
 
-    def _full(self, since: float | None) -> None:
-        """A client's answer came full: its bots may have lost messages (no backfill for
-        installed bots: counted and logged, see the guide, section 8)."""
+    def _full(self, channels: set[str], since: float | None) -> None:
+        """A client's answer came full: each of its channels may have lost messages."""
         self._metrics.inc("pubnub_full_polls")
-        self._metrics.inc("installed_gaps_unrecovered")
-        log.warning(ev.PUBNUB_BUFFER_FULL, since=since, buffer=PUBNUB_BUFFER)
+        log.warning(
+            ev.PUBNUB_BUFFER_FULL, since=since, buffer=PUBNUB_BUFFER, channels=len(channels)
+        )
+        if since is None:
+            return
+        for channel in list(channels):
+            recover = self._overflow.get(channel)
+            if recover is not None:
+                recover(since)
 
     def _route(self, channel: str, timetoken: int, payload: Any) -> None:
         if timetoken <= self._seen.get(channel, 0):

@@ -134,3 +134,13 @@ def test_the_processor_masks_the_whole_event() -> None:
     result = redact_processor(None, "info", event)
 
     assert "top-secret-value" not in repr(result)
+
+
+def test_thousands_of_secrets_are_each_masked_and_overlaps_masked_whole() -> None:
+    """A listener serving many installed bots registers a token per bot."""
+    tokens = [f"TOKEN-{n:05d}-{'x' * (n % 7)}" for n in range(5000)]
+    register_secret(*tokens)
+    register_secret("TOKEN-00001-xy-longer")  # shares a prefix with a shorter one
+
+    line = f"a {tokens[4321]} b {tokens[7]}{tokens[8]} c TOKEN-00001-xy-longer d TOKEN-99999"
+    assert redact_text(line) == (f"a {REDACTED} b {REDACTED}{REDACTED} c {REDACTED} d TOKEN-99999")

@@ -139,11 +139,14 @@ def test_both_calls_pass_the_rate_limit_hooks_in_the_specs_groups() -> None:
     calls.whoami("bot-token")
 
     assert hook.seen == ["Auth", throttling_group("readExtension")]
-    # Never the configured bot's buckets (None): a bucket per code, then the install flow's.
+    # Never the configured bot's buckets (None), nor one shared: a bucket per code or token.
     code_bucket, whoami_bucket = hook.buckets
     assert code_bucket is not None
     assert code_bucket.startswith(f"{INSTALL_BUCKET}:")
     assert "the-code" not in code_bucket
-    assert whoami_bucket == INSTALL_BUCKET
+    assert whoami_bucket is not None
+    assert whoami_bucket.startswith(f"{INSTALL_BUCKET}:")
+    assert whoami_bucket != code_bucket
+    assert "bot-token" not in whoami_bucket
     template = f"{API}/account/{{accountId}}/extension/{{extensionId}}"
     assert ENDPOINT_GROUPS[("GET", template)] == "Light" == throttling_group("readExtension")
