@@ -52,15 +52,20 @@ def send_replies(outs: list[Outgoing]) -> None:
     """
     rt = runtime()
     for out, post_id in rt.poster.send(outs, rt.limiter.without_waiting):
-        rt.counters.incr("replies_posted", bot=out.bot_id)
-        _log.info(
-            ev.REPLY_POSTED,
-            reply_key=out.key,
-            group_id=out.group_id,
-            post_id=post_id,
-            bot_id=out.bot_id,
-            inline=True,
-        )
+        _posted(out, post_id, inline=True)
+
+
+def _posted(out: Outgoing, post_id: str, *, inline: bool = False) -> None:
+    """Count and log one reply posted (by ``handle_event`` itself when ``inline``)."""
+    runtime().counters.incr("replies_posted", bot=out.bot_id)
+    _log.info(
+        ev.REPLY_POSTED,
+        reply_key=out.key,
+        group_id=out.group_id,
+        post_id=post_id,
+        bot_id=out.bot_id,
+        **({"inline": True} if inline else {}),
+    )
 
 
 def give_up_reply(error: Exception, attempts: int, arguments: dict[str, Any]) -> DeadLetteredError:
@@ -147,12 +152,5 @@ def post_reply(reply: dict[str, Any]) -> dict[str, Any]:
     post_id = rt.poster.deliver(out)
     if post_id is None:
         return {"parked": True, "key": out.key}
-    rt.counters.incr("replies_posted", bot=out.bot_id)
-    _log.info(
-        ev.REPLY_POSTED,
-        reply_key=out.key,
-        group_id=out.group_id,
-        post_id=post_id,
-        bot_id=out.bot_id,
-    )
+    _posted(out, post_id)
     return {"post_id": post_id, "key": out.key}

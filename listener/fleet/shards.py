@@ -223,9 +223,17 @@ class Shards:
             try:
                 done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             except asyncio.CancelledError:
-                done = set()
+                # Not a way to stop (``stop`` is): the process is going. Stop the reign's
+                # parts, hand nothing over, and go on being cancelled.
+                for task in tasks:
+                    task.cancel()
+                await cancel_and_wait(tasks, timeout=HAND_OVER_TIMEOUT)
+                await _bounded(reign.stop(handing_over=False), "shard_stop")
+                self.led.discard(shard)
+                self.reigns.pop(shard, None)
+                raise
             names = {task.get_name() for task in done}
-            handing_over = lease.held and ("stop" in names or "rebalance" in names or not done)
+            handing_over = lease.held and ("stop" in names or "rebalance" in names)
             for task in tasks:
                 task.cancel()
             await cancel_and_wait(tasks, timeout=HAND_OVER_TIMEOUT)

@@ -78,6 +78,7 @@ def test_a_full_answer_is_counted_and_recovery_asked_from_the_cursor_before_it(
                     await asyncio.sleep(0.05)
         finally:
             await transport.stop()
+            await asyncio.sleep(0.5)  # the SDK's leave request, sent on unsubscribing, ends
 
     asyncio.run(scenario())
     assert received == list(range(50, 160))  # the first 50 were dropped by PubNub
