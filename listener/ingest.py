@@ -197,9 +197,14 @@ class Ingest:
                 await self._dead_letter(item, outcome.reason, outcome.data, outcome.detail)
             elif outcome is not None:
                 event, data = outcome
-                if self._intercept is not None and self._intercept(event):
+                try:
+                    if self._intercept is not None and self._intercept(event):
+                        continue
+                    chat = chat_id(event)
+                except Exception as exc:  # a poison message must not end the reign
+                    await self._dead_letter(item, UNEXPECTED, data, type(exc).__name__)
                     continue
-                good.append((data, chat_id(event)))
+                good.append((data, chat))
         await self._write(good, max(item.timetoken for item in batch) or None)
 
     def _check_all(self, batch: list[Incoming]) -> list[_Checked]:
