@@ -13,7 +13,8 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from glipbot.errors import AuthError, LoginRefusedError
+from glipbot.errors import AuthError, LoginRefusedError, PlatformError
+from glipbot.platform.http import RateLimitInfo
 
 BASE_URL = "http://platform.test"
 
@@ -167,3 +168,23 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class BotRecordingHook:
+    """A hook that tells the bots apart (the rate limiter does)."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, str | None]] = []
+
+    def before_request(self, group: str, *, bot: str | None = None) -> None:
+        self.seen.append(("before", group, bot))
+
+    def after_response(
+        self,
+        group: str,
+        rate_limit: RateLimitInfo | None,
+        error: PlatformError | None,
+        *,
+        bot: str | None = None,
+    ) -> None:
+        self.seen.append(("after", group, bot))

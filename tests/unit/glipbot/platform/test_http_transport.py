@@ -7,7 +7,7 @@ from email.utils import format_datetime
 
 import pytest
 import requests
-from platform_fakes import BASE_URL, ScriptedAdapter, session_with
+from platform_fakes import BASE_URL, BotRecordingHook, ScriptedAdapter, session_with
 
 from glipbot.errors import (
     BadRequestError,
@@ -274,29 +274,9 @@ def test_hooks_see_every_call_with_its_group(adapter: ScriptedAdapter) -> None:
     ]
 
 
-class _BotRecorder:
-    """A hook that tells the bots apart (the rate limiter does)."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, str, str | None]] = []
-
-    def before_request(self, group: str, *, bot: str | None = None) -> None:
-        self.seen.append(("before", group, bot))
-
-    def after_response(
-        self,
-        group: str,
-        rate_limit: RateLimitInfo | None,
-        error: PlatformError | None,
-        *,
-        bot: str | None = None,
-    ) -> None:
-        self.seen.append(("after", group, bot))
-
-
 def test_a_call_for_an_installed_bot_names_it_to_the_hooks(adapter: ScriptedAdapter) -> None:
     """Hooks that never heard of bots still see the configured bot's calls as before."""
-    aware, unaware = _BotRecorder(), _Recorder()
+    aware, unaware = BotRecordingHook(), _Recorder()
     transport = HttpTransport(BASE_URL, 1.0, session_with(adapter), hooks=[aware])
     adapter.reply(200, {}, headers=LIGHT).reply(200, {}, headers=LIGHT).reply(200, {})
 

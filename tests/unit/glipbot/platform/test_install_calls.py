@@ -6,11 +6,11 @@ import base64
 from urllib.parse import parse_qsl
 
 import pytest
-from platform_fakes import BASE_URL, ScriptedAdapter, session_with
+from platform_fakes import BASE_URL, BotRecordingHook, ScriptedAdapter, session_with
 
-from glipbot.errors import AuthError, PlatformError, ServerError, UnauthorizedError
+from glipbot.errors import AuthError, ServerError, UnauthorizedError
 from glipbot.platform.endpoints import API, ENDPOINT_GROUPS
-from glipbot.platform.http import HttpTransport, RateLimitInfo
+from glipbot.platform.http import HttpTransport
 from glipbot.platform.installs import INSTALL_BUCKET, BotIdentity, InstallCalls
 from glipbot.settings import Settings
 from tests.support.openapi import throttling_group
@@ -29,29 +29,7 @@ GRANT = {
 EXTENSION = {"id": 266262004, "type": "Bot", "account": {"id": 266262001}, "status": "Enabled"}
 
 
-class RecordingHook:
-    """A rate-limit hook that records the groups it is asked about."""
-
-    def __init__(self) -> None:
-        self.seen: list[str] = []
-        self.buckets: list[str | None] = []
-
-    def before_request(self, group: str, *, bot: str | None = None) -> None:
-        self.seen.append(group)
-        self.buckets.append(bot)
-
-    def after_response(
-        self,
-        group: str,
-        rate_limit: RateLimitInfo | None,
-        error: PlatformError | None,
-        *,
-        bot: str | None = None,
-    ) -> None:
-        pass
-
-
-def _calls(adapter: ScriptedAdapter, hook: RecordingHook | None = None) -> InstallCalls:
+def _calls(adapter: ScriptedAdapter, hook: BotRecordingHook | None = None) -> InstallCalls:
     transport = HttpTransport(BASE_URL, 5.0, session_with(adapter), [hook] if hook else [])
     return InstallCalls(SETTINGS, transport)
 
@@ -131,16 +109,17 @@ def test_an_extension_without_ids_is_the_platforms_failure() -> None:
 
 
 def test_both_calls_pass_the_rate_limit_hooks_in_the_specs_groups() -> None:
-    hook = RecordingHook()
+    hook = BotRecordingHook()
     adapter = ScriptedAdapter().reply(200, GRANT).reply(200, EXTENSION)
     calls = _calls(adapter, hook)
 
     calls.exchange_code("the-code", REDIRECT)
     calls.whoami("bot-token")
 
-    assert hook.seen == ["Auth", throttling_group("readExtension")]
+    before = [(group, bot) for kind, group, bot in hook.seen if kind == "before"]
+    assert [group for group, _ in before] == ["Auth", throttling_group("readExtension")]
     # Never the configured bot's buckets (None), nor one shared: a bucket per code or token.
-    code_bucket, whoami_bucket = hook.buckets
+    code_bucket, whoami_bucket = (bot for _, bot in before)
     assert code_bucket is not None
     assert code_bucket.startswith(f"{INSTALL_BUCKET}:")
     assert "the-code" not in code_bucket
