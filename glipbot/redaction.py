@@ -18,6 +18,7 @@ registered by whoever learns them, with :func:`register_secret`.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -118,6 +119,11 @@ class _SecretRegistry:
                 _index(index, value)
             self._index = index
 
+    @property
+    def index(self) -> object:
+        """The secrets as they stand: a new object after every change."""
+        return self._index
+
     def clear(self) -> None:
         with self._lock:
             self._pinned.clear()
@@ -180,14 +186,55 @@ def clear_secrets() -> None:
 
 def is_sensitive_key(key: object) -> bool:
     """Whether a value stored under ``key`` must be masked whole."""
-    if not isinstance(key, str):
-        return False
+    return isinstance(key, str) and _sensitive_name(key)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sensitive_name(key: str) -> bool:
+    # Cached: every log line asks again for the same few dozen keys.
     name = re.sub(r"[^a-z0-9]", "", key.lower())
     return name in _SENSITIVE_NAMES or name.endswith(_SENSITIVE_SUFFIXES)
 
 
+class _Memo:
+    """Short strings masked before, while the registered secrets stay the same.
+
+    Event names, logger names, ids and keys recur in every log line; masking
+    one costs a scan per character, so its result is kept. Any change to the
+    secrets (the registry's index is replaced, never changed in place) empties it.
+    """
+
+    LONGEST = 256
+    SIZE = 8192
+
+    def __init__(self) -> None:
+        # The index the results were masked with, and the results: one tuple, read whole.
+        self._state: tuple[object, dict[str, str]] = (None, {})
+
+    def redact(self, text: str) -> str:
+        if len(text) > self.LONGEST:
+            return _redact_text(text)
+        index = _registry.index
+        seen, masked = self._state
+        if seen is not index or len(masked) >= self.SIZE:
+            masked = {}
+            self._state = (index, masked)
+        result = masked.get(text)
+        if result is None:
+            # Masked with these secrets or newer ones, so never with fewer than ``index``.
+            result = masked[text] = _redact_text(text)
+        return result
+
+
+_memo = _Memo()
+
+
 def redact_text(text: str) -> str:
     """``text`` with registered secrets and credential-shaped substrings masked."""
+    return _memo.redact(text)
+
+
+def _redact_text(text: str) -> str:
     text = _registry.scrub(text)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)

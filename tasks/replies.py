@@ -143,14 +143,19 @@ def post_reply(reply: dict[str, Any]) -> dict[str, Any]:
     as the installed bot it names (``bot_id``; none: the configured bot).
 
     Before its turn it parks in its chat and the task ends (``{"parked": true}``);
-    the reply before it sends it again when done. A reply of a bot that is no
+    the reply before it sends it again when done. Once posted, the chat's
+    next reply, parked until now, is posted here too while it can go at once
+    (:func:`send_replies`). A reply of a bot that is no
     installation (any more), or whose token the platform refuses, is kept as
     a dead letter at once.
     """
     rt = runtime()
     out = Outgoing.from_json(reply)
-    post_id = rt.poster.deliver(out)
+    handed: list[Outgoing] = []
+    post_id = rt.poster.deliver(out, handover=handed)
     if post_id is None:
         return {"parked": True, "key": out.key}
     _posted(out, post_id)
+    if handed:  # the chat's next reply, whose turn this post made come
+        send_replies(handed)
     return {"post_id": post_id, "key": out.key}

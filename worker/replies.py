@@ -36,6 +36,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -46,9 +47,9 @@ from redis.lock import Lock
 
 from glipbot import log_events as ev
 from glipbot.bot import Reply
-from glipbot.contracts.chat_order import ChatTurns, Turn
-from glipbot.contracts.ledger import Ledger, reply_entry
-from glipbot.contracts.messages import Built
+from glipbot.contracts.chat_order import TURNS_LUA, Chat, ChatTurns
+from glipbot.contracts.ledger import Entry, Ledger, reply_entry
+from glipbot.contracts.messages import Built, task_arguments
 from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import PermanentError, RateLimitedError, RetryLater
 from glipbot.logging import get_logger
@@ -75,6 +76,68 @@ TURN_RETRY = 0.5
 BUSY_RETRY = 1.0
 
 _log = get_logger(__name__)
+
+# The two steps around a POST, each one script (and one round trip).
+# KEYS 1-7: chat_turn's (glipbot.contracts.chat_order.TURNS_LUA), 8 the reply's
+# record, 9 its lock. ARGV 1: "1" when the reply has a turn, 2-8: chat_turn's n,
+# x, ttl, now, bound, chat, the reply's ledger id ("" for none).
+_TURN_ARGS = """
+local ordered, n, x = ARGV[1] == '1', tonumber(ARGV[2]), tonumber(ARGV[3])
+local ttl, now, bound = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local chat, entry = ARGV[7], ARGV[8]
+"""
+
+# Before: posted already? its turn (or park)? take the lock (ARGV 9 token, 10 its
+# ms), mark the record pending (its TTL ARGV 11) unless an earlier POST's mark is
+# there. Returns {outcome, detail}: posted (the post id), parked and wait (the
+# turn), busy, fresh and unsure (the record as it was, flat).
+_BEGIN = (
+    TURNS_LUA
+    + _TURN_ARGS
+    + """
+local posted = redis.call('HGET', KEYS[8], 'post_id')
+if posted then return {'posted', posted} end
+if ordered then
+  local t = chat_turn(KEYS, 'park', n, x, ttl, now, bound, chat, entry, '0')
+  if t[1] == 3 then return {'parked', t[2] .. ':' .. t[3]} end
+  if t[1] == 1 then return {'wait', t[2] .. ':' .. t[3]} end
+end
+if not redis.call('SET', KEYS[9], ARGV[9], 'NX', 'PX', ARGV[10]) then return {'busy', ''} end
+local state = redis.call('HGETALL', KEYS[8])
+if redis.call('HEXISTS', KEYS[8], 'pending') == 1 then return {'unsure', state} end
+redis.call('HSET', KEYS[8], 'pending', ARGV[5])
+redis.call('EXPIRE', KEYS[8], ARGV[11])
+return {'fresh', state}
+"""
+)
+
+# After: the record says done (ARGV 11 the post id, 10 its TTL), the lock (ARGV 9
+# token) is freed, the post claimed (KEYS 10), the turn passed on (ARGV 12 "1":
+# the reply now due is handed to the caller), the reply forgotten in the ledger
+# (KEYS 11 its reaps). Returns {woken id, woken entry when handed over}.
+_FINISH = (
+    TURNS_LUA
+    + _TURN_ARGS
+    + """
+redis.call('HSET', KEYS[8], 'post_id', ARGV[11])
+redis.call('HDEL', KEYS[8], 'pending')
+redis.call('EXPIRE', KEYS[8], ARGV[10])
+if redis.call('GET', KEYS[9]) == ARGV[9] then redis.call('DEL', KEYS[9]) end
+redis.call('SADD', KEYS[10], ARGV[11])
+redis.call('EXPIRE', KEYS[10], ARGV[10])
+local woken, taken = '', ''
+if ordered then
+  local t = chat_turn(KEYS, 'advance', n, x, ttl, now, bound, chat, '', ARGV[12])
+  woken, taken = t[4], t[6]
+end
+if entry ~= '' then
+  redis.call('ZREM', KEYS[6], entry)
+  redis.call('HDEL', KEYS[7], entry)
+  redis.call('HDEL', KEYS[11], entry)
+end
+return {woken, taken}
+"""
+)
 
 
 def settle_window(http_timeout: float) -> float:
@@ -157,6 +220,8 @@ class ReplyPoster:
         self._installed = installed
         self.turns = ChatTurns(client, keys, clock=clock)
         self.ledger = Ledger(client, keys, clock=clock)
+        self._begin = client.register_script(_BEGIN)
+        self._finish = client.register_script(_FINISH)
         self.posts = Posts(posts, client, keys, bot_id)
         self.duplicates = DuplicateWatch(
             self.posts_of,
@@ -197,21 +262,23 @@ class ReplyPoster:
         In order: a reply whose turn has come and whose bot has a free
         rate-limit slot is posted (exactly once, as :meth:`deliver` does); one
         that must wait for its turn parks (the chat sends it when its turn
-        comes). At the first that can do neither (its turn is held elsewhere,
-        no free slot, the platform failed, another worker holds it), that one
-        and the rest go onto the ``replies`` queue, whose ``post_reply`` waits,
-        retries and reconciles. A reply posted before (the same event handled
-        again) is only passed on. Returns the replies posted now, with their
-        post ids.
+        comes). A reply whose turn each post passes on is handed over and
+        posted here too (the chat's next reply, parked by another worker),
+        so a busy chat drains in one worker instead of one task per reply.
+        At the first that can do none of this (its turn is held elsewhere, no
+        free slot, the platform failed, another worker holds it), that one
+        and the rest go onto the ``replies`` queue, whose ``post_reply``
+        waits, retries and reconciles. A reply posted before (the same event
+        handled again) is only passed on. Returns the replies posted now,
+        with their post ids.
         """
         posted: list[tuple[Outgoing, str]] = []
-        for n, out in enumerate(outs):
-            if self._redis.hexists(self._keys.reply(out.key, out.bot_id), "post_id"):
-                self.done(out)  # posted by an earlier run of the same event
-                continue
+        todo = list(outs)
+        while todo:
+            out = todo.pop(0)
             try:
                 with without_waiting():
-                    post_id = self.deliver(out)
+                    post_id, new = self._post(out.reply, out.bot_id, out, todo)
             except Exception as exc:  # post_reply takes it from here, and judges the error
                 _log.info(
                     ev.REPLY_DEFERRED,
@@ -220,83 +287,155 @@ class ReplyPoster:
                     bot_id=out.bot_id,
                     reason=type(exc).__name__,
                 )
-                for rest in outs[n:]:
+                for rest in [out, *todo]:
                     self.ledger.push(rest.entry_id)
                 break
-            if post_id is not None:
+            if post_id is not None and new:
                 posted.append((out, post_id))
         return posted
 
-    def deliver(self, out: Outgoing) -> str | None:
+    def deliver(self, out: Outgoing, *, handover: list[Outgoing] | None = None) -> str | None:
         """Post ``out`` if it is its turn and return the post id; None when it parked.
 
         A parked reply is sent again by whoever passes the turn to it. A reply
         that is not in the ledger cannot park: it raises
-        :class:`~glipbot.errors.RetryLater` to ask again soon.
+        :class:`~glipbot.errors.RetryLater` to ask again soon. ``handover``:
+        the parked reply whose turn this post makes come is appended to it,
+        for the caller to post (or :meth:`~glipbot.contracts.ledger.Ledger.push`),
+        instead of being pushed onto the queue.
         """
-        if out.seq is not None:
-            state = self.turns.park(
-                out.group_id, out.seq, out.reply.index, out.entry_id, bot=out.bot_id
-            )
-            if state.turn is Turn.PARKED:
-                _log.debug(
-                    ev.REPLY_PARKED,
-                    reply_key=out.key,
-                    group_id=out.group_id,
-                    bot_id=out.bot_id,
-                    waits_for=list(state.current),
-                )
-                return None
-            if state.turn is Turn.WAIT:
-                raise RetryLater(
-                    f"reply {out.key} waits for {state.current} in chat {out.group_id}",
-                    retry_after=TURN_RETRY,
-                )
-        post_id = self.post_once(out.reply, bot_id=out.bot_id)
-        self.done(out)
-        return post_id
+        return self._post(out.reply, out.bot_id, out, handover)[0]
 
-    def done(self, out: Outgoing) -> None:
+    def done(self, out: Outgoing, *, handover: list[Outgoing] | None = None) -> None:
         """``out`` is posted or given up on: pass the chat's turn on, then forget it.
 
         In this order: a worker that dies between the two leaves the reply in
         the ledger, and its next run finds it posted and passes on.
+        ``handover`` as in :meth:`deliver`.
         """
         if out.seq is not None:
-            self.turns.advance(out.group_id, out.seq, out.reply.index, bot=out.bot_id)
+            state = self.turns.advance(
+                out.group_id, out.seq, out.reply.index, bot=out.bot_id, take=handover is not None
+            )
+            self._hand_over(state.woken, state.taken, handover)
         self.ledger.done(out.entry_id)
 
     def post_once(self, reply: Reply, *, bot_id: str | None = None) -> str:
         """Post ``reply`` as installed bot ``bot_id`` (None: the configured bot) unless it was
-        posted before; return the post's id."""
+        posted before; return the post's id. Its turn and the ledger are left alone."""
+        post_id, _ = self._post(reply, bot_id, None, None)
+        assert post_id is not None  # only an ordered reply parks
+        return post_id
+
+    def _post(
+        self,
+        reply: Reply,
+        bot_id: str | None,
+        out: Outgoing | None,
+        handover: list[Outgoing] | None,
+    ) -> tuple[str | None, bool]:
+        """Post ``reply`` once; with ``out``, in its turn, and then pass the turn on and
+        forget it (one script each side of the POST: :data:`_BEGIN`, :data:`_FINISH`).
+
+        Returns the post id (None: parked) and whether this call posted it.
+        """
         record = self._keys.reply(reply.key, bot_id)
-        posted = self._redis.hget(record, "post_id")
-        if posted:
-            return str(posted)
         posts = self.posts_of(bot_id)  # a removed bot fails here, before anything is marked
-        # thread_local=False: the heartbeat thread extends the lock it did not take.
-        lock = self._redis.lock(
-            f"{record}:lock", timeout=self._lock_ttl, blocking=False, thread_local=False
+        token = uuid.uuid4().hex
+        ordered = out is not None and out.seq is not None
+        keys, turn = self._turn_call(out, reply, bot_id, ordered)
+        outcome, detail = self._begin(
+            keys=[*keys, record, f"{record}:lock"],
+            args=[*turn, token, int(self._lock_ttl * 1000), REPLY_TTL],
         )
-        if not lock.acquire(blocking=False):
+        outcome = _text(outcome)
+        if outcome == "posted":  # by an earlier run: only pass the turn on
+            if out is not None:
+                self.done(out, handover=handover)
+            return _text(detail), False
+        if outcome == "parked":
+            _log.debug(
+                ev.REPLY_PARKED,
+                reply_key=reply.key,
+                group_id=reply.group_id,
+                bot_id=bot_id,
+                waits_for=_text(detail),
+            )
+            return None, False
+        if outcome == "wait":
+            raise RetryLater(
+                f"reply {reply.key} waits for {_text(detail)} in chat {reply.group_id}",
+                retry_after=TURN_RETRY,
+            )
+        if outcome == "busy":
             raise RetryLater(
                 f"reply {reply.key} is being posted by another worker", retry_after=BUSY_RETRY
             )
+        state = _pairs(detail)
+        # thread_local=False: the heartbeat thread extends the lock it did not take.
+        lock = self._redis.lock(f"{record}:lock", timeout=self._lock_ttl, thread_local=False)
+        lock.local.token = token.encode()
         stop = threading.Event()
         heartbeat = threading.Thread(target=_keep, args=(lock, stop, self._lock_ttl), daemon=True)
         heartbeat.start()
         try:
-            return self._post_locked(reply, record, posts)
-        finally:
+            post_id, lost, since = self._post_locked(reply, record, posts, state)
+        except BaseException:
             stop.set()
             heartbeat.join()
-            with contextlib.suppress(LockError):  # it lapsed, and may be another worker's now
+            with contextlib.suppress(LockError, redis.RedisError):  # it lapses by itself
                 lock.release()
+            raise
+        stop.set()
+        heartbeat.join()
+        woken, taken = self._finish(
+            keys=[
+                *keys,
+                record,
+                f"{record}:lock",
+                self._keys.reply_claims(reply.group_id, bot_id),
+                self._keys.ledger_reaps,
+            ],
+            args=[*turn, token, REPLY_TTL, post_id, "1" if handover is not None else "0"],
+        )
+        if lost and since is not None:
+            self.duplicates.add(reply, post_id, since, lost, scope=posts.scope)
+        self._hand_over(_text(woken) or None, _text(taken) or None, handover)
+        return post_id, True
 
-    def _post_locked(self, reply: Reply, record: str, posts: Posts) -> str:
-        state = self._redis.hgetall(record)
-        if state.get("post_id"):
-            return str(state["post_id"])
+    def _turn_call(
+        self, out: Outgoing | None, reply: Reply, bot_id: str | None, ordered: bool
+    ) -> tuple[list[str], list[Any]]:
+        """The turn's keys and the scripts' first arguments: "1" when ordered, then
+        ``chat_turn``'s op to n..extra (op and take set by each script)."""
+        chat = Chat(reply.group_id, bot_id)
+        seq = out.seq if out is not None and out.seq is not None else 0
+        entry = out.entry_id if out is not None else ""
+        args = self.turns.args_of("", chat, seq, reply.index, entry)
+        return self.turns.keys_of(chat), ["1" if ordered else "0", *args[1:8]]
+
+    def _hand_over(
+        self, woken: str | None, taken: str | None, handover: list[Outgoing] | None
+    ) -> None:
+        """Give the caller the reply a turn just handed over (its ledger entry ``taken``).
+
+        A reply that cannot be read back from its message is pushed as it is:
+        ``post_reply`` keeps it as a dead letter if it is malformed.
+        """
+        if woken is None or taken is None or handover is None:
+            return
+        try:
+            args, _ = task_arguments(Entry.from_json(woken, taken).message)
+            handover.append(Outgoing.from_json(args[0]))
+        except (KeyError, IndexError, TypeError, ValueError, AttributeError):
+            self.ledger.push(woken)
+
+    def _post_locked(
+        self, reply: Reply, record: str, posts: Posts, state: dict[str, str]
+    ) -> tuple[str, int, float | None]:
+        """POST the reply, or find the one an unanswered POST made; :data:`_BEGIN` marked it
+        *pending* unless an earlier POST's mark is still there. Returns the post id,
+        how many POSTs were taken not to have happened, and since when."""
         # ``unsure``: when the first POST with no answer began; ``lost``: how many
         # such POSTs were taken not to have happened (each may still land late).
         lost = int(state.get("lost") or 0)
@@ -309,7 +448,7 @@ class ReplyPoster:
                 _log.warning(
                     ev.REPLY_RECONCILED, reply_key=reply.key, post_id=found, bot_id=posts.scope
                 )
-                return self._mark_done(reply, record, found, lost=lost, since=unsure, posts=posts)
+                return found, lost, unsure
             settles_at = pending + self._settle
             now = self._clock()
             if now < settles_at:
@@ -323,9 +462,11 @@ class ReplyPoster:
                     f"reply {reply.key}: its last POST may still land", retry_after=settles_at - now
                 )
             lost += 1  # it did not land within the window: post again, and watch for it
-            self._redis.hset(record, mapping={"unsure": repr(unsure), "lost": lost})
-        self._redis.hset(record, "pending", repr(self._clock()))
-        self._redis.expire(record, REPLY_TTL)
+            pipe = self._redis.pipeline()
+            pipe.hset(record, mapping={"unsure": repr(unsure), "lost": lost})
+            pipe.hset(record, "pending", repr(self._clock()))
+            pipe.expire(record, REPLY_TTL)
+            pipe.execute()
         try:
             post = posts.api.create_post(
                 reply.group_id, reply.text, [dict(a) for a in reply.attachments] or None
@@ -335,28 +476,17 @@ class ReplyPoster:
             self._redis.hdel(record, "pending")
             raise
         # A 5xx or a lost connection leaves "pending": the next try reconciles.
-        post_id = str(post["id"])
-        posts.claim(reply.group_id, post_id)
-        return self._mark_done(reply, record, post_id, lost=lost, since=unsure, posts=posts)
+        return str(post["id"]), lost, unsure
 
-    def _mark_done(
-        self,
-        reply: Reply,
-        record: str,
-        post_id: str,
-        *,
-        lost: int,
-        since: float | None,
-        posts: Posts,
-    ) -> str:
-        pipe = self._redis.pipeline()
-        pipe.hset(record, mapping={"post_id": post_id})
-        pipe.hdel(record, "pending")
-        pipe.expire(record, REPLY_TTL)
-        pipe.execute()
-        if lost and since is not None:
-            self.duplicates.add(reply, post_id, since, lost, scope=posts.scope)
-        return post_id
+
+def _pairs(flat: list[Any]) -> dict[str, str]:
+    """A hash as ``HGETALL`` gives it inside a script (a flat list), as a dict."""
+    items = [_text(v) for v in flat]
+    return dict(zip(items[::2], items[1::2], strict=True))
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:

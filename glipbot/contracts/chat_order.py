@@ -146,98 +146,116 @@ def seq_from_dedup(raw: str | bytes | None) -> int | None:
     return int(seq) if seq.isdigit() else None
 
 
-# KEYS: 1 turn hash {n, i, t (when it last moved)}, 2 counts hash {n: replies},
-# 3 in-flight hash, 4 parked hash, 5 waiting chats set, 6 ledger deadlines,
-# 7 ledger entries.
-# ARGV: 1 op, 2 n, 3 i | count, 4 ttl, 5 now, 6 ledger bound, 7 chat id,
-# 8 the caller's ledger id ("park") | the grace in seconds ("release").
-# Ops: "check", "park" (check, and park when it must wait), "handled" (event n
-# produced `count` replies), "advance" (reply (n, i) is done), "release" (skip
-# owners of the turn that are gone). Every op then sends the parked reply
-# whose turn it now is. Returns {state, turn n, turn i, woken id, released};
-# state: 0 = your turn, 1 = wait, 2 = past, 3 = parked.
-_TURNS = """
-local op, n, x, ttl = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local now, bound, chat = tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7]
-local tn = tonumber(redis.call('HGET', KEYS[1], 'n') or '0')
-local ti = tonumber(redis.call('HGET', KEYS[1], 'i') or '0')
-local since = tonumber(redis.call('HGET', KEYS[1], 't') or ARGV[5])
+#: The chat's turn as a Lua function, for :class:`ChatTurns` and for the scripts
+#: that fold a turn into a larger step (:mod:`worker.replies`).
+#: ``chat_turn(K, op, n, x, ttl, now, bound, chat, extra, take)``.
+#: K: 1 turn hash {n, i, t (when it last moved)}, 2 counts hash {n: replies},
+#: 3 in-flight hash, 4 parked hash, 5 waiting chats set, 6 ledger deadlines,
+#: 7 ledger entries.
+#: op: "check", "park" (check, and park when it must wait), "handled" (event n
+#: produced ``x`` replies), "advance" (reply (n, x) is done), "release" (skip
+#: owners of the turn that are gone). ``extra``: the caller's ledger id
+#: ("park") or the grace in seconds ("release"). Every op then sends the parked
+#: reply whose turn it now is, or, with ``take`` = "1", hands it to the caller
+#: (its deadline set, its entry returned) instead of pushing it.
+#: Returns {state, turn n, turn i, woken id, released, woken entry (taken only)};
+#: state: 0 = your turn, 1 = wait, 2 = past, 3 = parked.
+TURNS_LUA = """
+local function chat_turn(K, op, n, x, ttl, now, bound, chat, extra, take)
+local tn = tonumber(redis.call('HGET', K[1], 'n') or '0')
+local ti = tonumber(redis.call('HGET', K[1], 'i') or '0')
+local since = tonumber(redis.call('HGET', K[1], 't') or now)
 if tn == 0 then tn = 1 end
 local function normalise()
   while true do
-    local count = redis.call('HGET', KEYS[2], tn)
+    local count = redis.call('HGET', K[2], tn)
     if not count or ti < tonumber(count) then break end
-    redis.call('HDEL', KEYS[2], tn)
+    redis.call('HDEL', K[2], tn)
     tn = tn + 1
     ti = 0
   end
 end
 local function alive(f)
-  local id = redis.call('HGET', KEYS[3], f)
+  local id = redis.call('HGET', K[3], f)
   if not id then return false end
-  return redis.call('HEXISTS', KEYS[7], id) == 1 or redis.call('HEXISTS', KEYS[4], f) == 1
+  return redis.call('HEXISTS', K[7], id) == 1 or redis.call('HEXISTS', K[4], f) == 1
 end
 normalise()
 local n0, i0 = tn, ti
 local released = {}
 if op == 'handled' then
-  if n >= tn then redis.call('HSET', KEYS[2], n, x) end
-  redis.call('HDEL', KEYS[3], n)
+  if n >= tn then redis.call('HSET', K[2], n, x) end
+  redis.call('HDEL', K[3], n)
 elseif op == 'advance' then
   if n == tn and x == ti then ti = ti + 1 end
-  redis.call('HDEL', KEYS[3], n .. ':' .. x)
-  redis.call('HDEL', KEYS[4], n .. ':' .. x)
-elseif op == 'release' and now - since >= tonumber(ARGV[8]) then
-  while #released < 100 and (redis.call('HLEN', KEYS[4]) > 0
-      or redis.call('SISMEMBER', KEYS[5], chat) == 1) do
+  redis.call('HDEL', K[3], n .. ':' .. x)
+  redis.call('HDEL', K[4], n .. ':' .. x)
+elseif op == 'release' and now - since >= tonumber(extra) then
+  while #released < 100 and (redis.call('HLEN', K[4]) > 0
+      or redis.call('SISMEMBER', K[5], chat) == 1) do
     local reply, event = tn .. ':' .. ti, tostring(tn)
     if alive(reply) or alive(event) then break end
-    if redis.call('HEXISTS', KEYS[2], tn) == 1 then
-      table.insert(released, reply .. '|' .. (redis.call('HGET', KEYS[3], reply) or ''))
-      redis.call('HDEL', KEYS[3], reply)
+    if redis.call('HEXISTS', K[2], tn) == 1 then
+      table.insert(released, reply .. '|' .. (redis.call('HGET', K[3], reply) or ''))
+      redis.call('HDEL', K[3], reply)
       ti = ti + 1
     else
-      table.insert(released, event .. '|' .. (redis.call('HGET', KEYS[3], event) or ''))
-      redis.call('HDEL', KEYS[3], event)
-      redis.call('HSET', KEYS[2], tn, ti)
+      table.insert(released, event .. '|' .. (redis.call('HGET', K[3], event) or ''))
+      redis.call('HDEL', K[3], event)
+      redis.call('HSET', K[2], tn, ti)
     end
     normalise()
   end
 end
 normalise()
 if tn ~= n0 or ti ~= i0 then since = now end
-redis.call('HSET', KEYS[1], 'n', tn, 'i', ti, 't', since)
-for k = 1, 4 do redis.call('EXPIRE', KEYS[k], ttl) end
+redis.call('HSET', K[1], 'n', tn, 'i', ti, 't', since)
+for k = 1, 4 do redis.call('EXPIRE', K[k], ttl) end
 local state = 1
 if n == tn and x == ti then state = 0 elseif n < tn or (n == tn and x < ti) then state = 2 end
-local woken = ''
-local due = redis.call('HGET', KEYS[4], tn .. ':' .. ti)
+local woken, taken = '', ''
+local due = redis.call('HGET', K[4], tn .. ':' .. ti)
 if due then
-  redis.call('HDEL', KEYS[4], tn .. ':' .. ti)
-  local raw = redis.call('HGET', KEYS[7], due)
+  redis.call('HDEL', K[4], tn .. ':' .. ti)
+  local raw = redis.call('HGET', K[7], due)
   if raw and not (op == 'park' and state == 0) then
-    local entry = cjson.decode(raw)
-    redis.call('LPUSH', entry.queue, entry.message)
-    redis.call('ZADD', KEYS[6], now + bound, due)
+    if take ~= '1' then
+      local entry = cjson.decode(raw)
+      redis.call('LPUSH', entry.queue, entry.message)
+    else
+      taken = raw
+    end
+    redis.call('ZADD', K[6], now + bound, due)
     woken = due
   end
 end
 if op == 'park' and state == 1 then
-  if redis.call('HEXISTS', KEYS[7], ARGV[8]) == 1 then
-    redis.call('HSET', KEYS[4], n .. ':' .. x, ARGV[8])
-    redis.call('EXPIRE', KEYS[4], ttl)
-    redis.call('ZREM', KEYS[6], ARGV[8])
+  if redis.call('HEXISTS', K[7], extra) == 1 then
+    redis.call('HSET', K[4], n .. ':' .. x, extra)
+    redis.call('EXPIRE', K[4], ttl)
+    redis.call('ZREM', K[6], extra)
     state = 3
   end
-  redis.call('SADD', KEYS[5], chat)
+  redis.call('SADD', K[5], chat)
 else
-  if op == 'park' and redis.call('HEXISTS', KEYS[7], ARGV[8]) == 1 then
-    redis.call('ZADD', KEYS[6], 'NX', now + bound, ARGV[8])
+  if op == 'park' and redis.call('HEXISTS', K[7], extra) == 1 then
+    redis.call('ZADD', K[6], 'NX', now + bound, extra)
   end
-  if redis.call('HLEN', KEYS[4]) == 0 then redis.call('SREM', KEYS[5], chat) end
+  if redis.call('HLEN', K[4]) == 0 then redis.call('SREM', K[5], chat) end
 end
-return {state, tn, ti, woken, released}
+return {state, tn, ti, woken, released, taken}
+end
 """
+
+# KEYS: the 7 of chat_turn. ARGV: op, n, x | count, ttl, now, ledger bound, chat
+# member, extra, take.
+_TURNS = (
+    TURNS_LUA
+    + """
+return chat_turn(KEYS, ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]),
+  tonumber(ARGV[5]), tonumber(ARGV[6]), ARGV[7], ARGV[8], ARGV[9])
+"""
+)
 
 
 class Turn(Enum):
@@ -295,6 +313,9 @@ class TurnState:
     #: The ledger id of the parked reply this operation sent, now that its turn came.
     woken: str | None = None
     released: list[Released] = field(default_factory=list)
+    #: With ``take``: the woken reply's ledger entry (JSON), handed to the caller
+    #: to post or push, instead of pushed.
+    taken: str | None = None
 
 
 class ChatTurns:
@@ -344,9 +365,15 @@ class ChatTurns:
         """
         return self._run("park", Chat(group_id, bot), seq, index, entry_id)
 
-    def advance(self, group_id: str, seq: int, index: int, *, bot: str | None = None) -> TurnState:
-        """Reply ``(seq, index)`` is done (posted or dead-lettered): pass the turn on."""
-        return self._run("advance", Chat(group_id, bot), seq, index)
+    def advance(
+        self, group_id: str, seq: int, index: int, *, bot: str | None = None, take: bool = False
+    ) -> TurnState:
+        """Reply ``(seq, index)`` is done (posted or dead-lettered): pass the turn on.
+
+        ``take``: the parked reply whose turn it now is comes back in
+        :attr:`TurnState.taken` for the caller to post (or push), not pushed.
+        """
+        return self._run("advance", Chat(group_id, bot), seq, index, take=take)
 
     def release(
         self, group_id: str, grace: float = RELEASE_GRACE, *, bot: str | None = None
@@ -363,27 +390,49 @@ class ChatTurns:
         members = self._redis.smembers(self._keys.chats_waiting)
         return sorted((Chat.from_member(_text(m)) for m in members), key=Chat.member)
 
-    def _run(self, op: str, chat: Chat, seq: int, value: int, extra: str = "") -> TurnState:
+    def _run(
+        self, op: str, chat: Chat, seq: int, value: int, extra: str = "", *, take: bool = False
+    ) -> TurnState:
+        result = self._script(
+            keys=self.keys_of(chat), args=self.args_of(op, chat, seq, value, extra, take=take)
+        )
+        return turn_state(chat, result)
+
+    # -- for scripts that fold a turn into a larger step (TURNS_LUA's chat_turn) --
+
+    def keys_of(self, chat: Chat) -> list[str]:
+        """The seven keys ``chat_turn`` takes, for ``chat``."""
         k = self._keys
         group_id, bot = chat
-        state, n, i, woken, released = self._script(
-            keys=[
-                k.chat_turn(group_id, bot),
-                k.chat_reply_counts(group_id, bot),
-                k.chat_inflight(group_id, bot),
-                k.chat_parked(group_id, bot),
-                k.chats_waiting,
-                k.ledger_deadlines,
-                k.ledger_entries,
-            ],
-            args=[op, seq, value, TURN_TTL, repr(self._clock()), self._bound, chat.member(), extra],
-        )
-        return TurnState(
-            Turn(int(state)),
-            (int(n), int(i)),
-            _text(woken) or None,
-            [_released(chat, _text(item)) for item in released],
-        )
+        return [
+            k.chat_turn(group_id, bot),
+            k.chat_reply_counts(group_id, bot),
+            k.chat_inflight(group_id, bot),
+            k.chat_parked(group_id, bot),
+            k.chats_waiting,
+            k.ledger_deadlines,
+            k.ledger_entries,
+        ]
+
+    def args_of(
+        self, op: str, chat: Chat, seq: int, value: int, extra: str = "", *, take: bool = False
+    ) -> list[Any]:
+        """The nine arguments ``chat_turn`` takes after its keys, in order."""
+        now = repr(self._clock())
+        member = chat.member()
+        return [op, seq, value, TURN_TTL, now, self._bound, member, extra, "1" if take else "0"]
+
+
+def turn_state(chat: Chat, result: list[Any]) -> TurnState:
+    """What ``chat_turn`` returned, read."""
+    state, n, i, woken, released, taken = result
+    return TurnState(
+        Turn(int(state)),
+        (int(n), int(i)),
+        _text(woken) or None,
+        [_released(chat, _text(item)) for item in released],
+        _text(taken) or None,
+    )
 
 
 def _released(chat: Chat, item: str) -> Released:

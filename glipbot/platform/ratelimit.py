@@ -82,38 +82,62 @@ if wait < 1 then wait = 1 end
 return {0, wait}
 """
 
-# KEYS: log, limits. ARGV: limit, window ms, remaining, safety ms, member prefix.
-# Learns the platform's limit and, when the platform has counted more requests
-# than we have (another client with the same credentials), records the
-# difference so we slow down with it.
-_OBSERVE = """
+_NOW_MS = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-redis.call('HSET', KEYS[2], 'limit', limit, 'window_ms', window)
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window - tonumber(ARGV[4]))
-local count = redis.call('ZCARD', KEYS[1])
-local used = limit - tonumber(ARGV[3])
-for i = count + 1, used do
-  redis.call('ZADD', KEYS[1], now, ARGV[5] .. i)
-end
-redis.call('PEXPIRE', KEYS[1], window + tonumber(ARGV[4]))
-return used - count
 """
 
-# KEYS: log, limits. ARGV: member, default window ms, safety ms. Moves a granted
-# slot to now (the response's arrival) so it is freed one window after the
-# platform counted it.
-_SETTLE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local window = tonumber(redis.call('HGET', KEYS[2], 'window_ms') or ARGV[2]) + tonumber(ARGV[3])
-if redis.call('ZADD', KEYS[1], 'XX', 'CH', now, ARGV[1]) == 1 then
-  redis.call('PEXPIRE', KEYS[1], window)
+# Learns the platform's limit and, when the platform has counted more requests
+# than we have (another client with the same credentials), records the
+# difference so we slow down with it. Returns how many it recorded.
+_OBSERVE_FN = """
+local function observe(log, limits, limit, window, remaining, safety, prefix)
+  limit, window, safety = tonumber(limit), tonumber(window), tonumber(safety)
+  redis.call('HSET', limits, 'limit', limit, 'window_ms', window)
+  redis.call('ZREMRANGEBYSCORE', log, '-inf', now - window - safety)
+  local count = redis.call('ZCARD', log)
+  local used = limit - tonumber(remaining)
+  for i = count + 1, used do
+    redis.call('ZADD', log, now, prefix .. i)
+  end
+  redis.call('PEXPIRE', log, window + safety)
+  return used - count
 end
-return 1
 """
+
+# Moves a granted slot to now (the response's arrival) so it is freed one
+# window after the platform counted it.
+_SETTLE_FN = """
+local function settle(log, limits, member, default_window, safety)
+  local window = tonumber(redis.call('HGET', limits, 'window_ms') or default_window)
+  window = window + tonumber(safety)
+  if redis.call('ZADD', log, 'XX', 'CH', now, member) == 1 then
+    redis.call('PEXPIRE', log, window)
+  end
+  return 1
+end
+"""
+
+# KEYS: log, limits. ARGV: limit, window ms, remaining, safety ms, member prefix.
+_OBSERVE = (
+    _NOW_MS + _OBSERVE_FN + "return observe(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3], ARGV[4], "
+    "ARGV[5])"
+)
+
+# KEYS: log, limits. ARGV: member, default window ms, safety ms.
+_SETTLE = _NOW_MS + _SETTLE_FN + "return settle(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])"
+
+# Both, for one answer (one round trip): KEYS: log, limits. ARGV: settle's
+# three, then observe's five.
+_ANSWERED = (
+    _NOW_MS
+    + _SETTLE_FN
+    + _OBSERVE_FN
+    + """
+settle(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+return observe(KEYS[1], KEYS[2], ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8])
+"""
+)
 
 # KEYS: penalty. ARGV: pause ms. Extends, never shortens, a running pause.
 _PAUSE = """
@@ -172,6 +196,7 @@ class RateLimiter:
         self._observe = client.register_script(_OBSERVE)
         self._pause = client.register_script(_PAUSE)
         self._settle = client.register_script(_SETTLE)
+        self._answered = client.register_script(_ANSWERED)
         # Slots granted to this thread's requests in flight, settled by after_response.
         self._in_flight = threading.local()
 
@@ -211,27 +236,28 @@ class RateLimiter:
 
     def observe(self, headers: RateLimitHeaders, *, bot: str | None = None) -> None:
         """Correct the group's limit from the platform's ``X-Rate-Limit-*`` headers."""
-        if headers.limit <= 0 or headers.window <= 0:
-            return
-        group = headers.group
-        self._observe(
-            keys=[self._keys.ratelimit(group, bot), self._keys.ratelimit_limits(group, bot)],
-            args=[
-                headers.limit,
-                int(headers.window * 1000),
-                max(headers.remaining, 0),
-                _safety_ms(headers.window),
-                f"platform:{uuid.uuid4().hex}:",
-            ],
-        )
+        if _learnable(headers):
+            self._observe(keys=self._log_keys(headers.group, bot), args=self._observed(headers))
 
     def settle(self, group: str, slot: str, *, bot: str | None = None) -> None:
         """The request of ``slot`` was answered (or failed) now: free it one window from now."""
+        self._settle(keys=self._log_keys(group, bot), args=self._settled(group, slot))
+
+    def _log_keys(self, group: str, bot: str | None) -> list[str]:
+        return [self._keys.ratelimit(group, bot), self._keys.ratelimit_limits(group, bot)]
+
+    def _settled(self, group: str, slot: str) -> list[str | int]:
         _, window = self._default(group)
-        self._settle(
-            keys=[self._keys.ratelimit(group, bot), self._keys.ratelimit_limits(group, bot)],
-            args=[slot, int(window * 1000), _safety_ms(window)],
-        )
+        return [slot, int(window * 1000), _safety_ms(window)]
+
+    def _observed(self, headers: RateLimitHeaders) -> list[str | int]:
+        return [
+            headers.limit,
+            int(headers.window * 1000),
+            max(headers.remaining, 0),
+            _safety_ms(headers.window),
+            f"platform:{uuid.uuid4().hex}:",
+        ]
 
     def pause(self, group: str, seconds: float, *, bot: str | None = None) -> None:
         """Stop every worker from calling ``group`` (for ``bot``) for ``seconds`` (after a 429)."""
@@ -271,10 +297,15 @@ class RateLimiter:
         """Settle the request's slot; learn from the headers; a 429 pauses the group (of ``bot``
         only)."""
         slots = self._slots()
-        if slots and slots[-1][:2] == (group, bot):
-            self.settle(group, slots.pop()[2], bot=bot)
-        if rate_limit is not None:
-            self.observe(rate_limit, bot=bot)
+        slot = slots.pop()[2] if slots and slots[-1][:2] == (group, bot) else None
+        if slot and rate_limit is not None and rate_limit.group == group and _learnable(rate_limit):
+            settled, observed = self._settled(group, slot), self._observed(rate_limit)
+            self._answered(keys=self._log_keys(group, bot), args=[*settled, *observed])
+        else:
+            if slot:
+                self.settle(group, slot, bot=bot)
+            if rate_limit is not None:
+                self.observe(rate_limit, bot=bot)
         if isinstance(error, RateLimitedError):
             self.pause(error.group or group, error.retry_after, bot=bot)
             if self._counters is not None:
@@ -313,6 +344,11 @@ class RateLimiter:
             self._keys.ratelimit_penalty(group, bot),
             self._keys.ratelimit_limits(group, bot),
         ]
+
+
+def _learnable(headers: RateLimitHeaders) -> bool:
+    """Whether the headers carry a limit to learn (both the limit and the window)."""
+    return headers.limit > 0 and headers.window > 0
 
 
 def _safety_ms(window: float) -> int:

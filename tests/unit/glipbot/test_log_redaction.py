@@ -144,3 +144,15 @@ def test_thousands_of_secrets_are_each_masked_and_overlaps_masked_whole() -> Non
 
     line = f"a {tokens[4321]} b {tokens[7]}{tokens[8]} c TOKEN-00001-xy-longer d TOKEN-99999"
     assert redact_text(line) == (f"a {REDACTED} b {REDACTED}{REDACTED} c {REDACTED} d TOKEN-99999")
+
+
+def test_a_string_masked_before_a_secret_was_registered_is_masked_again_after() -> None:
+    """Short strings' results are kept between log lines, never past a new secret."""
+    line = "token-for-bot 3f9a1c77e0 issued"
+    assert redact_text(line) == line  # kept, with no secret known yet
+
+    register_secret("3f9a1c77e0")
+
+    assert redact_text(line) == f"token-for-bot {REDACTED} issued"
+    clear_secrets()
+    assert redact_text(line) == line

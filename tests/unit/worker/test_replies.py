@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,7 @@ from glipbot.errors import BadRequestError, NetworkError, RateLimitedError, Retr
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
 from tests.support.clock import FakeClock
+from tests.support.redis_calls import record_calls
 from worker.errors import UnknownInstallationError
 from worker.reconcile import WATCH_FOR
 from worker.replies import Outgoing, ReplyPoster, settle_window
@@ -560,3 +563,112 @@ def test_a_reply_whose_turn_is_held_by_an_earlier_event_parks_and_is_not_queued(
     assert redis_client.lrange("replies", 0, -1) == ["message of evt-2:0"]
     poster.deliver(later)
     assert chat.texts() == ["first", "second"]
+
+
+def _task_message(out: Outgoing) -> str:
+    """A ``post_reply`` message of ``out`` as it lies on a queue (Celery's protocol 2)."""
+    body = json.dumps([[out.to_json()], {}, {}]).encode()
+    properties = {"body_encoding": "base64"}
+    return json.dumps({"body": base64.b64encode(body).decode(), "properties": properties})
+
+
+def _parked_with_message(poster: ReplyPoster, out: Outgoing) -> Outgoing:
+    """``out`` recorded with a real task message, tried once: it parks."""
+    poster.enqueue(out, Built(f"task-{out.key}", "replies", _task_message(out)), push=False)
+    assert poster.send([out], _free) == []
+    return out
+
+
+def test_a_post_hands_the_chats_next_parked_reply_to_its_caller_not_to_the_queue(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    earlier = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    later = _parked_with_message(
+        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
+    )
+    handed: list[Outgoing] = []
+
+    assert poster.deliver(earlier, handover=handed) is not None
+
+    assert [(out.key, out.seq, out.reply.text) for out in handed] == [("evt-2:0", 2, "second")]
+    assert redis_client.lrange("replies", 0, -1) == []
+    assert poster.ledger.deadline(later.entry_id) is not None  # the reaper watches it meanwhile
+    assert [out.key for out, _ in poster.send(handed, _free)] == ["evt-2:0"]
+    assert chat.texts() == ["first", "second"]
+    assert poster.ledger.size() == 0
+
+
+def test_a_busy_chat_drains_in_one_send_in_its_order(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    for seq in (1, 2, 3, 4):
+        poster.turns.handled("g", seq, 1)
+    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="1"), 1))
+    for seq in (4, 2, 3):  # their events were handled first, in any order
+        _parked_with_message(
+            poster, Outgoing(Reply(key=f"evt-{seq}:0", group_id="g", text=str(seq)), seq)
+        )
+
+    posted = poster.send([first], _free)
+
+    assert [out.key for out, _ in posted] == ["evt-1:0", "evt-2:0", "evt-3:0", "evt-4:0"]
+    assert chat.texts() == ["1", "2", "3", "4"]
+    assert redis_client.lrange("replies", 0, -1) == []
+    assert poster.ledger.size() == 0
+
+
+def test_a_handed_reply_that_cannot_post_now_goes_to_the_queue(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    later = _parked_with_message(
+        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
+    )
+    original = chat.create_post
+
+    def refuse_the_second(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        if chat.posts:
+            raise RateLimitedError("no slot now", retry_after=3.0)
+        return original(*args, **kwargs)
+
+    chat.create_post = refuse_the_second  # type: ignore[method-assign]
+
+    assert [out.key for out, _ in poster.send([first], _free)] == ["evt-1:0"]
+
+    assert redis_client.lrange("replies", 0, -1) == [_task_message(later)]
+    assert poster.ledger.entry(later.entry_id) is not None
+
+
+def test_a_handed_reply_whose_message_cannot_be_read_is_queued_as_it_is(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    later = _held(poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2))
+    assert poster.send([later], _free) == []  # parked, with a message that is no task's
+    handed: list[Outgoing] = []
+
+    poster.deliver(first, handover=handed)
+
+    assert handed == []
+    assert redis_client.lrange("replies", 0, -1) == ["message of evt-2:0"]
+
+
+def test_an_inline_reply_costs_one_redis_call_each_side_of_its_post(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    warm = _held(poster, Outgoing(Reply(key="evt-0:0", group_id="h", text="zero")))
+    poster.send([warm], _free)  # the scripts loaded once, as in a running worker
+    out = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="one"), 1))
+    calls = record_calls(redis_client, monkeypatch)
+
+    assert len(poster.send([out], _free)) == 1
+
+    assert calls == ["EVALSHA", "EVALSHA"]
+    assert chat.texts() == ["zero", "one"]

@@ -13,6 +13,7 @@ from glipbot.errors import RateLimitedError
 from glipbot.platform.ratelimit import RateLimiter
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
+from tests.support.redis_calls import record_calls
 
 KEYS = Keys("test:")
 
@@ -268,3 +269,29 @@ def test_a_bots_slot_is_settled_in_its_own_window(redis_client: redis.Redis) -> 
 
     assert limiter.state("Light", bot="b2").used == 1
     assert limiter.state("Light").used == 0
+
+
+def test_an_answer_with_headers_settles_and_learns_in_one_round_trip(
+    redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The slot moves to the answer's arrival and the headers' limit is learned, together."""
+    limiter = _limiter(redis_client, limit=50, window=60.0)
+    limiter.before_request("Light", bot="b3")  # the script loaded once, as in a running worker
+    limiter.after_response(
+        "Light", Headers("Light", limit=50, remaining=49, window=60), None, bot="b3"
+    )
+    limiter.before_request("Light", bot="b2")
+    granted = redis_client.zrange(KEYS.ratelimit("Light", "b2"), 0, -1, withscores=True)
+    time.sleep(0.01)
+    calls = record_calls(redis_client, monkeypatch)
+
+    limiter.after_response(
+        "Light", Headers("Light", limit=4, remaining=2, window=60), None, bot="b2"
+    )
+
+    assert calls == ["EVALSHA"]
+    settled = redis_client.zrange(KEYS.ratelimit("Light", "b2"), 0, -1, withscores=True)
+    assert [member for member, _ in settled][:1] == [granted[0][0]]
+    assert settled[0][1] > granted[0][1]  # moved to the answer's arrival
+    assert limiter.state("Light", bot="b2").limit == 4
+    assert limiter.state("Light", bot="b2").used == 2  # ours, and one more the platform counted
