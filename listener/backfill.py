@@ -47,8 +47,9 @@ class Limits:
     horizon: float = 24 * 3600.0
     #: The most chats read in one run, most recently active first.
     max_chats: int = 200
-    #: The most pages of posts read per chat.
-    max_pages: int = 4
+    #: The most pages of posts read per chat: a chat's whole gap, unless it is longer
+    #: than this (each page is one rate-limited call; what is cut is counted).
+    max_pages: int = 200
     page_size: int = 100
     #: Read this far before each chat's last seen event, for clocks that disagree.
     overlap: float = 60.0
@@ -82,10 +83,14 @@ class Backfill:
         self.limits = limits or Limits()
 
     def missed(self, seen: Mapping[str, float], since: float, now: float) -> Found:
-        """Posts newer than each chat's last seen event, and chats joined since ``since``.
+        """Posts newer than each chat's last seen event or ``since``, whichever is older, and
+        chats joined since ``since``.
 
         ``seen`` maps each chat to the epoch seconds of the newest event seen
-        there; ``since`` is when the window began (epoch seconds).
+        there; ``since`` is when the window began (epoch seconds). A chat may
+        have been heard after the window began (PubNub delivered the newest
+        messages of a full buffer, not the older ones): it is read down to
+        the window's start.
         """
         found = Found()
         bot = self._bot_id()
@@ -95,7 +100,7 @@ class Backfill:
         )
         found.truncated += max(0, len(active) - self.limits.max_chats)
         for chat, at in active[: self.limits.max_chats]:
-            self._add_posts(chat, at - self.limits.overlap, bot, found)
+            self._add_posts(chat, min(at, since) - self.limits.overlap, bot, found)
         for group in self._api.iter_groups():
             group_id = str(group.get("id"))
             modified = epoch_seconds(group.get("lastModifiedTime") or group.get("creationTime"))

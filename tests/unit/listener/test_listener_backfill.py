@@ -81,6 +81,19 @@ def test_it_finds_the_posts_after_each_chats_last_seen_event_oldest_first() -> N
     assert (found.chats, found.posts, found.groups, found.truncated) == (1, 2, 0, 0)
 
 
+def test_a_chat_heard_after_the_window_began_is_read_down_to_the_windows_start() -> None:
+    """A full PubNub answer brought the chat's newest messages; the older ones were dropped."""
+    chats = FakeChats()
+    chats.post("g1", NOW - 50, "dropped 1")
+    chats.post("g1", NOW - 40, "dropped 2")
+    chats.post("g1", NOW - 10, "delivered")
+    backfill = Backfill(chats, lambda: BOT, limits=Limits(overlap=0))
+
+    found = backfill.missed({"g1": NOW - 10}, since=NOW - 60, now=NOW)
+
+    assert _texts(found.envelopes) == ["dropped 1", "dropped 2", "delivered"]
+
+
 def test_recovered_posts_are_notifications_the_pipeline_accepts() -> None:
     chats = FakeChats()
     chats.post("g1", NOW - 10, "book me a flight")
