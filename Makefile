@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+BENCH_STAMP := $(VENV)/.bench-stamp
 
 .DEFAULT_GOAL := help
 .PHONY: help install test test-unit lint format sandbox demo up down chaos bench bench-installations clean
@@ -17,6 +18,10 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the project with its dev extras
+
+$(BENCH_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
 
 test: $(STAMP) ## Run the whole test suite (unit and integration)
 	$(PY) -m pytest $(PYTEST_ARGS)
@@ -49,9 +54,10 @@ down: ## Stop everything `make up` started
 chaos: $(STAMP) ## Run the fault matrix on a stack of its own; one line per fault (CHAOS_ARGS=--list)
 	$(PY) -m bench.chaos $(CHAOS_ARGS)
 
-bench: $(STAMP) ## Benchmarks beside their comparators: replies vs a naive one-process bot, listener ingest per transport
+bench: $(BENCH_STAMP) ## Benchmarks beside their comparators: replies vs a naive one-process bot (pools: prefork, threads, gevent), listener ingest per transport
 	$(PY) -m bench.replies $(REPLIES_ARGS)
 	$(PY) -m bench.ingest $(BENCH_ARGS)
+	$(PY) -m bench.enqueue $(ENQUEUE_ARGS)
 
 bench-installations: $(STAMP) ## The many-bots benchmark: 1,000 installations, 2 listeners, 2 workers (INSTALLATIONS_ARGS=--help)
 	$(PY) -m bench.installations $(INSTALLATIONS_ARGS)

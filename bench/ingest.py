@@ -14,9 +14,29 @@ Prints per transport, min/median/max over the repetitions:
               moment the event was seen in the queue (polled every 5 ms)
 
 and the ratio WebSocket / PubNub of each median, measured in the same run.
+
+Then the flood figure (:mod:`bench.ingest_flood`; ``--no-flood`` skips it): in
+the same clusters, once the posts above are queued, the sandbox makes
+``--flood`` posts by John in his chat with the bot at each ``--flood-rate``
+(posts per second, or ``max``; default 5000, then max) through its control API
+(``POST /sandbox/posts/flood``), far faster than clients posting over HTTP,
+and the ``events`` queue is watched until every post is there or nothing
+more comes for 10 s. Prints per transport and offered rate, min/median/max:
+
+  offered/s   posts per second the sandbox actually made (the offered load)
+  ingest/s    distinct flooded posts queued per second, from the flood's start
+              to the last event queued
+  lost        flooded posts never queued (PubNub keeps the last 100 messages
+              of a channel; the listener should backfill what overflowed)
+  full polls  the listener's ``pubnub_full_polls`` (answers of 100: overflow)
+  backfilled  the listener's ``backfill_recovered`` (posts recovered over REST)
+
+and a target line: whether each transport reached 5000 events/s end to end
+(median ingest/s at some offered rate, no event lost in any run).
 Asserts nothing; figures come from this program, on whatever machine runs it.
 
     python -m bench.ingest [--events 1000] [--repeat 3] [--posters 6]
+        [--flood 20000] [--flood-rate 5000 ...] [--no-flood]
 """
 
 from __future__ import annotations
@@ -29,11 +49,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 
+from bench.ingest_flood import TARGET, measure_flood, rate_label, verdict
 from devtools.cluster import Cluster
+from sandbox.flood import MAX_COUNT as MAX_FLOOD
 from sandbox.testing import Person, login
 
 TRANSPORTS = ("pubnub", "websocket")
@@ -41,6 +64,9 @@ JOHN = ("john.smith@sandbox.test", "john")
 BOT_ID = "400000001"
 LIFTED = {"Light": 1_000_000, "Medium": 1_000_000, "Heavy": 1_000_000, "Auth": 1_000_000}
 POLL = 0.005
+DEFAULT_FLOOD = 20_000
+#: The flood's offered rates: the target's 5,000/s, and as fast as the sandbox makes posts.
+DEFAULT_FLOOD_RATES: tuple[float | None, ...] = (5000.0, None)
 
 
 def _sandbox_args() -> tuple[str, ...]:
@@ -111,8 +137,16 @@ def _post_all(cluster: Cluster, chat: str, events: int, posters: int) -> tuple[f
     return started, time.time()
 
 
-def one_run(transport: str, events: int, posters: int, log_dir: Path) -> dict[str, float]:
-    """One transport, one repetition: the figures of the module's docstring."""
+def one_run(
+    transport: str,
+    events: int,
+    posters: int,
+    log_dir: Path,
+    flood: int = DEFAULT_FLOOD,
+    flood_rates: Sequence[float | None] = (),
+) -> tuple[dict[str, float], list[dict[str, float]]]:
+    """One transport, one repetition: the figures of the module's docstring, then one
+    flood figure per rate of ``flood_rates`` (none when it is empty)."""
     env = {
         "NOTIFICATION_TRANSPORT": transport,
         "RATE_LIMITS": ",".join(f"{g}={n}/60" for g, n in LIFTED.items()),
@@ -139,16 +173,53 @@ def one_run(transport: str, events: int, posters: int, log_dir: Path) -> dict[st
             raise RuntimeError(f"{transport}: only {len(watch.latencies)}/{events} events queued")
         assert watch.last_seen is not None
         latencies = sorted(watch.latencies)
-        return {
+        figures = {
             "posted/s": events / (ended - started),
             "ingest/s": events / (watch.last_seen - started),
             "p50 ms": 1000 * latencies[len(latencies) // 2],
             "p99 ms": 1000 * latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))],
         }
+        floods = [measure_flood(cluster, chat_id, JOHN[0], flood, rate) for rate in flood_rates]
+        return figures, floods
 
 
 def _spread(values: list[float]) -> str:
     return f"{min(values):.0f} / {statistics.median(values):.0f} / {max(values):.0f}"
+
+
+def _flood_rate(text: str) -> float | None:
+    """``--flood-rate``: posts per second (> 0), or ``max`` for as fast as the sandbox can."""
+    if text == "max":
+        return None
+    try:
+        rate = float(text)
+    except ValueError:
+        rate = 0.0
+    if not rate > 0 or rate == float("inf"):
+        raise argparse.ArgumentTypeError(f"not a positive number of posts per second: {text}")
+    return rate
+
+
+def _print_floods(
+    results: dict[str, dict[str, list[dict[str, float]]]], flood: int, repeat: int
+) -> None:
+    """The flood table under the first one, and the target line."""
+    print(
+        f"listener flood, {flood} posts per run into one chat, {repeat} runs (min / median / max)"
+    )
+    some = next(iter(next(iter(results.values())).values()))
+    names = list(some[0])
+    print(f"{'transport':<10} {'offered at':>10} " + " ".join(f"{n:>20}" for n in names))
+    for transport, runs in results.items():
+        for label, figures in runs.items():
+            print(
+                f"{transport:<10} {label:>10} "
+                + " ".join(f"{_spread([r[n] for r in figures]):>20}" for n in names)
+            )
+    print(
+        f"target ingest/s >= {TARGET:.0f}, none lost: "
+        + "; ".join(verdict(transport, runs) for transport, runs in results.items())
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,18 +233,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--log-dir", type=Path, default=None, help="programs' logs (default: a temp dir)"
     )
+    parser.add_argument(
+        "--flood", type=int, default=DEFAULT_FLOOD, help="posts per flood (the flood figure)"
+    )
+    parser.add_argument(
+        "--flood-rate",
+        type=_flood_rate,
+        action="append",
+        help="offered posts/s of a flood, or max; repeatable (default 5000 and max)",
+    )
+    parser.add_argument("--no-flood", action="store_true", help="skip the flood figure")
     args = parser.parse_args(argv)
+    if not 1 <= args.flood <= MAX_FLOOD:
+        parser.error(f"--flood must be from 1 to {MAX_FLOOD}")
+    rates: list[float | None] = (
+        [] if args.no_flood else args.flood_rate or list(DEFAULT_FLOOD_RATES)
+    )
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     results: dict[str, list[dict[str, float]]] = {t: [] for t in TRANSPORTS}
+    floods: dict[str, dict[str, list[dict[str, float]]]] = {
+        t: {rate_label(rate): [] for rate in rates} for t in TRANSPORTS
+    }
     for repeat in range(args.repeat):
         for transport in TRANSPORTS:  # interleaved: both see the same machine load
-            figures = one_run(transport, args.events, args.posters, log_dir / str(repeat))
+            figures, flooded = one_run(
+                transport, args.events, args.posters, log_dir / str(repeat), args.flood, rates
+            )
             results[transport].append(figures)
             print(
                 f"run {repeat + 1} {transport}: "
                 + ", ".join(f"{k} {v:.0f}" for k, v in figures.items()),
                 file=sys.stderr,
             )
+            for rate, flood_figures in zip(rates, flooded, strict=True):
+                floods[transport][rate_label(rate)].append(flood_figures)
+                print(
+                    f"run {repeat + 1} {transport} flood at {rate_label(rate)}: "
+                    + ", ".join(f"{k} {v:.0f}" for k, v in flood_figures.items()),
+                    file=sys.stderr,
+                )
     names = list(results[TRANSPORTS[0]][0])
     print(
         f"listener ingest, {args.events} posts by {args.posters} threads, {args.repeat} runs "
@@ -191,6 +289,8 @@ def main(argv: list[str] | None = None) -> int:
         pn = statistics.median(r[n] for r in results["pubnub"])
         ratios.append(f"{ws / pn:.2f}" if pn else "-")
     print(f"{'ws/pubnub':<10} " + " ".join(f"{r:>20}" for r in ratios))
+    if rates:
+        _print_floods(floods, args.flood, args.repeat)
     return 0
 
 

@@ -32,8 +32,12 @@ Workloads (``--workload``): *single*, every request in one chat (this project
 keeps each chat's order, so a chat's replies are serialized), and *many*,
 requests round-robin over ``--chats`` chats (at least 20 by default).
 
-  io       IO-bound scaling (``--pool``, prefork by default; ``threads`` too,
-           ``gevent`` when installed): with every ``POST /glip/posts`` held
+  events   (this project only) two many-chats bursts of at least 600 requests,
+           one with task events on, one after ``celery control disable_events``:
+           replies/s of each, and the events' cost, 1 - on / off, per run
+
+  io       IO-bound scaling (``--pool``: prefork, threads and gevent by
+           default, gevent when installed, at -c 20): with every ``POST /glip/posts`` held
            100 ms by the sandbox (a fault: ``hang`` 0.1 s, then the post is
            made; John's requests are held too, hence 32 posting threads), a
            burst of ``--io-posts`` requests over ``--chats`` chats, answered
@@ -50,7 +54,7 @@ stdout, the programs' logs to ``--log-dir``. Asserts nothing; figures come
 from this program, on whatever machine runs it.
 
     python -m bench.replies [--repeat 3] [--seconds 20] [--burst 150]
-        [--workload single|many|both] [--figures rate10,rate100,burst,io]
+        [--workload single|many|both] [--figures rate10,rate100,burst,events,io]
         [--chats 20] [--posters 8] [--io-posts 300] [--pool prefork] [--pool threads]
         [--concurrency 2] [--log-level INFO] [--log-dir DIR]
 """
@@ -72,6 +76,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from celery import Celery
+
 from bench.ingest import BOT_ID, JOHN, LIFTED, _epoch, _sandbox_args
 from devtools.cluster import Cluster
 from devtools.processes import ManagedProcess
@@ -83,7 +89,7 @@ from tasks.smartfriend.help import HELP_TEXT
 SIDES = ("project", "naive")
 SIDE_NAMES = {"project": "this project", "naive": "naive"}
 WORKLOADS = ("single", "many")
-FIGURES = ("rate10", "rate100", "burst", "io")
+FIGURES = ("rate10", "rate100", "burst", "events", "io")
 POOLS = ("prefork", "threads", "gevent")
 RATES = {"rate10": 10.0, "rate100": 100.0}
 LABELS = {"rate10": "10/s", "rate100": "100/s", "burst": "burst"}
@@ -94,6 +100,14 @@ DEMO_WORKERS = 2
 DEMO_CONCURRENCY = 2
 #: The IO-bound figure: the sandbox holds each POST /glip/posts this long.
 IO_DELAY = 0.1
+#: gevent's pool size per process: a gevent worker runs Celery's synchronous
+#: consumer loop, which fetches nothing while every greenlet is busy; at -c 2 it
+#: answered about 4 replies a second here. Greenlets are cheap: it is run as such.
+GEVENT_CONCURRENCY = 20
+#: The task-events figure: two bursts of at least this many requests over the
+#: many-chats workload (one with the events, one without; short bursts are noise).
+EVENTS_BURST = 600
+EVENTS_KEY = "many burst, task events"
 IO_PROCESSES = (1, 4)
 IO_POSTERS = 32
 #: After the last request: read for at least this long unless all are answered ...
@@ -174,7 +188,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--pool",
         choices=POOLS,
         action="append",
-        help="worker pool of the IO-bound figure (may repeat; default prefork)",
+        help="worker pool of the IO-bound figure (may repeat; default all three)",
     )
     parser.add_argument(
         "--concurrency",
@@ -192,7 +206,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     chosen = [f for group in (args.figures or [list(FIGURES)]) for f in group]
     args.figures = [f for f in FIGURES if f in chosen]
     args.workloads = list(WORKLOADS) if args.workload == "both" else [args.workload]
-    args.pools = list(dict.fromkeys(args.pool or ["prefork"]))
+    args.pools = list(dict.fromkeys(args.pool or POOLS))
     return args
 
 
@@ -381,6 +395,8 @@ def rows(figures: Sequence[str], workloads: Sequence[str], pools: Sequence[str])
                 Row(metric_key(workload, "burst", "lost")),
                 Row(metric_key(workload, "burst", "doubled")),
             ]
+    if "events" in figures:
+        out += [Row(events_key(what), naive=False) for what in ("on", "off", "cost %")]
     if "io" in figures:
         for pool in pools:
             out.append(Row(io_key(pool, "1 process replies/s"), digits=1))
@@ -442,6 +458,8 @@ class Stack:
     control: SandboxControl
     greets: bool
     tails: Callable[[], str]
+    #: Turns the workers' task events off (this project only).
+    disable_events: Callable[[], None] | None = None
 
 
 @contextlib.contextmanager
@@ -462,7 +480,29 @@ def project_stack(
             cluster.workers.append(worker)
             started.append(worker)
         cluster.wait_workers(started)
-        yield Stack(cluster.sandbox.rest_url, cluster.sandbox.control, True, cluster.tails)
+
+        def disable_events() -> None:
+            answered = _broadcast(cluster.env["REDIS_URL"], "disable_events")
+            if len(answered) < len(started):
+                raise RuntimeError(f"disable_events: {len(answered)}/{len(started)} answered")
+
+        yield Stack(
+            cluster.sandbox.rest_url,
+            cluster.sandbox.control,
+            True,
+            cluster.tails,
+            disable_events,
+        )
+
+
+def _broadcast(broker_url: str, command: str) -> list[dict[str, Any]]:
+    """Send a remote-control ``command`` to every worker on ``broker_url``; their answers."""
+    app = Celery(broker=broker_url)
+    try:
+        answered: list[dict[str, Any]] = app.control.broadcast(command, reply=True, timeout=5.0)
+        return answered
+    finally:
+        app.close()
 
 
 @contextlib.contextmanager
@@ -683,9 +723,35 @@ def main_figures(stack: Stack, args: argparse.Namespace) -> dict[str, float]:
             figures = phase(john, chats, count, rate, args.posters)
             print(f"    {workload} {LABELS[figure]}: {_line(figures)}", file=sys.stderr)
             out.update({metric_key(workload, figure, m): v for m, v in figures.items()})
+        if "events" in args.figures and stack.disable_events is not None:
+            out.update(events_figures(john, stack, args))
         return out
     finally:
         john.close()
+
+
+def events_figures(john: John, stack: Stack, args: argparse.Namespace) -> dict[str, float]:
+    """A many-chats burst with the workers' task events on, then one with them off, and what
+    the events cost: 1 - replies/s with them / without them."""
+    assert stack.disable_events is not None
+    count = max(args.burst, EVENTS_BURST)
+    on_chats, off_chats = john.new_chats(args.chats, "events on"), john.new_chats(args.chats, "off")
+    settle(john, stack, [*on_chats, *off_chats])
+    out: dict[str, float] = {}
+    for state, chats in (("on", on_chats), ("off", off_chats)):
+        if state == "off":
+            stack.disable_events()
+        figures = phase(john, chats, count, None, args.posters)
+        print(f"    events {state}, burst {count}: {_line(figures)}", file=sys.stderr)
+        out[events_key(state)] = figures.get("replies/s", 0.0)
+    if out[events_key("off")]:
+        out[events_key("cost %")] = 100.0 * (1.0 - out[events_key("on")] / out[events_key("off")])
+    return out
+
+
+def events_key(what: str) -> str:
+    """A key of the task-events figure: replies/s with them "on", "off", or their "cost %"."""
+    return f"{EVENTS_KEY} {what}" + (" replies/s" if what in ("on", "off") else "")
 
 
 def io_figure(stack: Stack, args: argparse.Namespace) -> float | None:
@@ -729,6 +795,8 @@ def one_repetition(
     main = [f for f in args.figures if f != "io"]
     if main:
         for side in SIDES:  # one after the other: both see the same machine
+            if side == "naive" and main == ["events"]:
+                continue  # the events figure is this project's only
 
             def run_main(side: str = side) -> None:
                 print(f"run {repeat + 1} {SIDE_NAMES[side]}", file=sys.stderr)
@@ -769,10 +837,11 @@ def one_repetition(
                         f"run {repeat + 1} project io, {pool}, {processes} process(es)",
                         file=sys.stderr,
                     )
+                    concurrency = GEVENT_CONCURRENCY if pool == "gevent" else args.concurrency
                     with project_stack(
                         where / f"io-{pool}-{processes}",
                         processes,
-                        args.concurrency,
+                        concurrency,
                         pool,
                         args.log_level,
                     ) as running:
@@ -809,7 +878,8 @@ def notes(args: argparse.Namespace) -> list[str]:
     if "io" in args.figures:
         out.append(
             f"io: every POST /glip/posts held {IO_DELAY * 1000:.0f} ms; {args.io_posts} requests "
-            f"over {args.chats} chats; this project -c {args.concurrency} per process; "
+            f"over {args.chats} chats; this project -c {args.concurrency} per process "
+            f"(gevent: -c {GEVENT_CONCURRENCY}); "
             "naive column: the naive bot (one process) under the same delay"
         )
         if "gevent" in args.pools and not gevent_installed():

@@ -22,6 +22,7 @@ from sandbox.control import Control
 from sandbox.errors import error_middleware
 from sandbox.extensions import ExtensionEndpoints
 from sandbox.faults import FaultTable, fault_middleware
+from sandbox.flood import FloodControl
 from sandbox.glip import GlipEndpoints
 from sandbox.installation_control import InstallationControl
 from sandbox.installations import Installations
@@ -160,6 +161,7 @@ def rest_app(sandbox: Sandbox) -> web.Application:
         ).routes()
     )
     app.router.add_routes(Control(sandbox).routes())
+    app.router.add_routes(FloodControl(sandbox.store, sandbox.notifier).routes())
     app.router.add_routes(WebSocketControl(gateway).routes())
     app.router.add_routes(InstallationControl(sandbox.installations, sandbox.clock).routes())
 

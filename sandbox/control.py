@@ -26,7 +26,9 @@
 
 The WebSocket gateway's endpoints (``/sandbox/websocket/...``) are in
 :mod:`sandbox.websocket.control`; the installations' (``/sandbox/installations...``)
-in :mod:`sandbox.installation_control`.
+in :mod:`sandbox.installation_control`; ``POST /sandbox/posts/flood`` (``{"groupId",
+"personId", "count", "rate"?, "text"?}``: many posts, each as ``POST /glip/posts`` makes
+it, at once or at a rate) in :mod:`sandbox.flood`.
 
 Every answer is JSON; a bad control request answers 400 with the classic body.
 """

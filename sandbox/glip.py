@@ -68,12 +68,13 @@ class GlipEndpoints:
         """``POST /glip/posts``: post as the caller; PostAdded to every subscribed member."""
         who = self._oauth.authenticate(request)
         body = await read_json_object(request)
-        group = self._group(_id_field(body, "groupId"), who)
+        group = self._group(id_field(body, "groupId"), who)
         text = post_text(body.get("text", ""), has_attachments=bool(body.get("attachments")))
         attachments = _attachments(body.get("attachments"))
         extras = {k: body[k] for k in _POST_EXTRAS if isinstance(body.get(k), str)}
-        post = self._store.add_post(group, who.person_id, text, attachments, extras)
-        self._notifier.post_event("PostAdded", post, group)
+        post = add_post(
+            self._store, self._notifier, group, who.person_id, text, attachments, extras
+        )
         return web.json_response(post.to_json())
 
     async def list_posts(self, request: web.Request) -> web.Response:
@@ -220,6 +221,22 @@ class GlipEndpoints:
         return ids
 
 
+def add_post(
+    store: Store,
+    notifier: Notifier,
+    group: Group,
+    creator: str,
+    text: str,
+    attachments: list[dict[str, Any]] | None = None,
+    extras: dict[str, str] | None = None,
+) -> Post:
+    """What createPost does once the request is validated: store the post, then send
+    PostAdded to every subscribed member of the chat (PubNub and WebSocket alike)."""
+    post = store.add_post(group, creator, text, attachments or [], extras or {})
+    notifier.post_event("PostAdded", post, group)
+    return post
+
+
 def post_text(value: object, *, has_attachments: bool) -> str:
     """A post's text as sent: a string of at most :data:`MAX_TEXT` characters, empty
     only when the post has attachments (400 ``CMN-101``/``CMN-100`` otherwise)."""
@@ -232,7 +249,8 @@ def post_text(value: object, *, has_attachments: bool) -> str:
     return value
 
 
-def _id_field(body: dict[str, Any], field: str) -> str:
+def id_field(body: dict[str, Any], field: str) -> str:
+    """A body's id field as a string (a number is accepted); 400 when missing or not an id."""
     value = body.get(field)
     if value is None or value == "":
         raise missing(field)

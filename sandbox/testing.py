@@ -7,6 +7,7 @@
                                            "members": [{"id": "400000001"}]}).json()
     control = SandboxControl("http://127.0.0.1:8900/sandbox")
     control.fail("POST", "/restapi/v1.0/glip/posts", count=1, status=503)
+    control.flood(chat["id"], "john.smith@sandbox.test", 20000, rate=5000)  # PostAdded each
     bot = control.install("public", "http://127.0.0.1:8080/bot/oauth")  # then a GET ?code=
     control.uninstall(bot["bot_id"])  # Delete event, then its token answers OAU-232
 
@@ -36,13 +37,18 @@ class SandboxControl:
         self._http = requests.Session()
 
     def _call(
-        self, verb: str, route: str, body: Any = None, params: dict[str, Any] | None = None
+        self,
+        verb: str,
+        route: str,
+        body: Any = None,
+        params: dict[str, Any] | None = None,
+        timeout: float | None = None,
     ) -> Any:
         resp = self._http.request(
             verb,
             self.url + route,
             json=body,
-            timeout=self.timeout,
+            timeout=self.timeout if timeout is None else timeout,
             params={k: v for k, v in (params or {}).items() if v is not None} or None,
         )
         resp.raise_for_status()
@@ -118,6 +124,28 @@ class SandboxControl:
         """Publish ``message`` as is (unencrypted) on a channel; return its timetoken."""
         body = {"subscriberKey": subscriber_key, "channel": channel, "message": message}
         return str(self._call("POST", "/pubnub/publish", body)["timetoken"])
+
+    def flood(
+        self,
+        group_id: str,
+        person_id: str,
+        count: int,
+        rate: float | None = None,
+        text: str | None = None,
+    ) -> dict[str, Any]:
+        """Make ``count`` posts by ``person_id`` (id or email) in ``group_id``, each as
+        ``POST /glip/posts`` makes it (PostAdded included), ``rate`` per second or as fast as
+        possible; once all are made, ``{"created", "seconds", "firstPostId", "lastPostId"}``.
+        ``text`` defaults to ``"flood {n}"`` (``{n}``: the post's 1-based index)."""
+        body: dict[str, Any] = {"groupId": group_id, "personId": person_id, "count": count}
+        if rate is not None:
+            body["rate"] = rate
+        if text is not None:
+            body["text"] = text
+        # The answer comes when the last post is made: allow for the flood's own length
+        # (at least a thousand posts a second without a rate).
+        lasts = count / rate if rate else count / 1000
+        return dict(self._call("POST", "/posts/flood", body, timeout=self.timeout + lasts))
 
     def requests(self, path: str | None = None, method: str | None = None) -> list[dict[str, Any]]:
         """Recorded REST calls, oldest first, filtered by path glob and method."""

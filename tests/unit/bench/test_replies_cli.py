@@ -27,7 +27,7 @@ def test_the_defaults_are_the_issues_scale() -> None:
     assert (args.repeat, args.seconds, args.burst) == (3, 20.0, 150)
     assert args.figures == list(FIGURES)
     assert args.workloads == ["single", "many"]
-    assert (args.chats, args.pools, args.concurrency) == (20, ["prefork"], 2)
+    assert (args.chats, args.pools, args.concurrency) == (20, ["prefork", "threads", "gevent"], 2)
     assert args.log_dir is None
 
 
@@ -136,6 +136,17 @@ def test_rows_follow_the_figures_and_workloads_asked_for() -> None:
         io_key("threads", "scaling 4/(4x1)"),
     ]
     assert metric_key("single", "rate10", "p99 ms") == "single 10/s p99 ms"
+
+
+def test_the_events_figure_is_this_projects_only() -> None:
+    table = rows(["burst", "events"], ["many"], [])
+    events = [r for r in table if r.key.startswith("many burst, task events")]
+    assert [r.key for r in events] == [
+        "many burst, task events on replies/s",
+        "many burst, task events off replies/s",
+        "many burst, task events cost %",
+    ]
+    assert not any(r.naive for r in events)
 
 
 def _line(lines: list[str], key: str) -> str:
