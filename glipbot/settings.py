@@ -343,6 +343,11 @@ class Settings:
         "",
         "this listener's name in the lease and in the status report (empty: hostname-pid)",
     )
+    task_events: bool = setting(
+        "TASK_EVENTS",
+        True,
+        "workers send task events (what Flower shows); off, a burst is answered about 12% faster",
+    )
     dead_letters_max: int = setting(
         "DEAD_LETTERS_MAX",
         DEFAULT_DEAD_LETTERS_MAX,

@@ -103,8 +103,9 @@ def celery_config(settings: Settings) -> dict[str, Any]:
         # Short tasks: a worker process holds one extra message, not dozens
         # that would wait behind a slow one.
         "worker_prefetch_multiplier": 1,
-        "worker_send_task_events": True,
-        "task_send_sent_event": True,
+        # Flower's view of the tasks; their cost is in the guide (4.1, TASK_EVENTS).
+        "worker_send_task_events": settings.task_events,
+        "task_send_sent_event": settings.task_events,
         "task_track_started": True,
         "worker_hijack_root_logger": False,
         # Our handler writes to stderr; redirected, each line would be logged twice.

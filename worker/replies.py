@@ -9,7 +9,10 @@ reaper.
 
 **Order.** A reply whose chat turn has not come parks in the chat and its
 task ends; the reply before it sends it again when it is done
-(:mod:`glipbot.contracts.chat_order`).
+(:mod:`glipbot.contracts.chat_order`): it hands it to the worker that
+posted it, which posts it too while it can go at once, or else pushes its
+task. The record, the turn, the lock, the claim and the ledger entry each
+side of a POST are one Redis script (:data:`_BEGIN`, :data:`_FINISH`).
 
 **Once.** Before posting, the key is marked *pending* in Redis; after, *done*
 with the post's id. A task that runs again finds *done* and stops. One that
@@ -69,6 +72,11 @@ DEFAULT_SETTLE = SETTLE_FACTOR * 15.0
 #: ``without_waiting()``: a context in which the rate limiter grants a free slot or
 #: refuses at once (:meth:`glipbot.platform.ratelimit.RateLimiter.without_waiting`).
 NoWait = Callable[[], contextlib.AbstractContextManager[None]]
+
+#: How long :meth:`ReplyPoster.send` goes on posting the replies handed over to it
+#: (a busy chat's next ones) before it leaves them to the queue: a task stays short,
+#: well within its time limit and the ledger's progress bound.
+HANDOVER_BUDGET = 5.0
 
 #: How soon a reply that cannot park (it is not in the ledger) asks for its
 #: turn again, and how soon one that another worker is posting right now is tried again.
@@ -264,21 +272,25 @@ class ReplyPoster:
         that must wait for its turn parks (the chat sends it when its turn
         comes). A reply whose turn each post passes on is handed over and
         posted here too (the chat's next reply, parked by another worker),
-        so a busy chat drains in one worker instead of one task per reply.
-        At the first that can do none of this (its turn is held elsewhere, no
-        free slot, the platform failed, another worker holds it), that one
-        and the rest go onto the ``replies`` queue, whose ``post_reply``
+        so a busy chat drains in one worker instead of one task per reply
+        (for :data:`HANDOVER_BUDGET` seconds at most). At the first that can
+        do none of this (its turn is held elsewhere, no free slot, the
+        platform failed, another worker holds it), that one and the rest go
+        onto the ``replies`` queue, whose ``post_reply``
         waits, retries and reconciles. A reply posted before (the same event
         handled again) is only passed on. Returns the replies posted now,
         with their post ids.
         """
         posted: list[tuple[Outgoing, str]] = []
         todo = list(outs)
+        takes_until = time.monotonic() + HANDOVER_BUDGET
         while todo:
             out = todo.pop(0)
+            # Past the budget, a reply whose turn comes is pushed onto the queue as before.
+            handover = todo if time.monotonic() < takes_until else None
             try:
                 with without_waiting():
-                    post_id, new = self._post(out.reply, out.bot_id, out, todo)
+                    post_id, new = self._post(out.reply, out.bot_id, out, handover)
             except Exception as exc:  # post_reply takes it from here, and judges the error
                 _log.info(
                     ev.REPLY_DEFERRED,

@@ -62,3 +62,17 @@ def test_celerys_broker_variable_may_repeat_redis_url(monkeypatch: pytest.Monkey
     monkeypatch.setenv("CELERY_BROKER_URL", "redis://127.0.0.1:1/0")
 
     assert _app().conf.broker_url == "redis://127.0.0.1:1/0"
+
+
+@pytest.mark.parametrize(("value", "sent"), [(None, True), ("false", False), ("true", True)])
+def test_task_events_follow_the_setting(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, sent: bool
+) -> None:
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/4")
+    if value is None:
+        monkeypatch.delenv("TASK_EVENTS", raising=False)
+    else:
+        monkeypatch.setenv("TASK_EVENTS", value)
+    app = _app()
+
+    assert (app.conf.worker_send_task_events, app.conf.task_send_sent_event) == (sent, sent)

@@ -672,3 +672,20 @@ def test_an_inline_reply_costs_one_redis_call_each_side_of_its_post(
 
     assert calls == ["EVALSHA", "EVALSHA"]
     assert chat.texts() == ["zero", "one"]
+
+
+def test_past_its_budget_a_send_leaves_the_chats_next_reply_to_the_queue(
+    chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    later = _parked_with_message(
+        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
+    )
+    monkeypatch.setattr("worker.replies.HANDOVER_BUDGET", 0.0)
+
+    assert [out.key for out, _ in poster.send([first], _free)] == ["evt-1:0"]
+
+    assert redis_client.lrange("replies", 0, -1) == [_task_message(later)]
+    assert chat.texts() == ["first"]
