@@ -26,7 +26,10 @@ uncounted, before the next figure starts. Figures, per workload:
   100/s    the same at 100 a second, and the replies/s actually achieved
            (answered requests / first request to last reply): saturation
   burst    ``--burst`` requests as fast as the posters go: replies/s from the
-           first request to the last reply (the most replies per second)
+           first request to the last reply (the most replies per second), and
+           the CPU each side's processes spent per answered request, by role
+           (listener, workers with their pool processes, Redis, the sandbox,
+           the naive bot; read from /proc, :mod:`bench.cpu`)
 
 Workloads (``--workload``): *single*, every request in one chat (this project
 keeps each chat's order, so a chat's replies are serialized), and *many*,
@@ -78,6 +81,7 @@ from typing import Any
 
 from celery import Celery
 
+from bench import cpu
 from bench.ingest import BOT_ID, JOHN, LIFTED, _epoch, _sandbox_args
 from devtools.cluster import Cluster
 from devtools.processes import ManagedProcess
@@ -94,6 +98,10 @@ POOLS = ("prefork", "threads", "gevent")
 RATES = {"rate10": 10.0, "rate100": 100.0}
 LABELS = {"rate10": "10/s", "rate100": "100/s", "burst": "burst"}
 RATE_METRICS = ("posted/s", "p50 ms", "p99 ms", "replies/s", "lost", "doubled")
+#: CPU per answered request, by role (:mod:`bench.cpu`), from the start of the
+#: requests to the last reply; shown for the bursts.
+CPU = "cpu ms/reply"
+CPU_ROLES = ("total", "listener", "worker", "redis", "sandbox", "naive bot")
 REQUEST = "help"
 #: What ``make demo`` starts: two worker processes of two pool processes each.
 DEMO_WORKERS = 2
@@ -395,6 +403,7 @@ def rows(figures: Sequence[str], workloads: Sequence[str], pools: Sequence[str])
                 Row(metric_key(workload, "burst", "lost")),
                 Row(metric_key(workload, "burst", "doubled")),
             ]
+            out += [Row(metric_key(workload, "burst", f"{CPU} {r}"), digits=1) for r in CPU_ROLES]
     if "events" in figures:
         out += [Row(events_key(what), naive=False) for what in ("on", "off", "cost %")]
     if "io" in figures:
@@ -672,11 +681,19 @@ class John:
 def phase(
     john: John, chats: Sequence[str], count: int, rate: float | None, posters: int
 ) -> dict[str, float]:
-    """Send, wait, pair: one phase's figures."""
+    """Send, wait, pair: one phase's figures, and the CPU each role spent per reply."""
+    before = cpu.snapshot()
     sent = john.send(chats, count, rate, posters)
     found = john.wait_replies(sent)
+    after = cpu.snapshot()
     john.drain(sent, sum(len(v) for v in found.values()))
-    return phase_figures([t for v in sent.values() for t in v], pair_replies(sent, found))
+    figures = phase_figures([t for v in sent.values() for t in v], pair_replies(sent, found))
+    answered = count - figures["lost"]
+    if answered > 0:
+        used = cpu.spent(before, after)
+        figures.update({f"{CPU} {role}": 1000 * s / answered for role, s in used.items()})
+        figures[f"{CPU} total"] = 1000 * sum(used.values()) / answered
+    return figures
 
 
 def warm_up(john: John, stack: Stack) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.replies import (
+    CPU_ROLES,
     FIGURES,
     Pairing,
     io_key,
@@ -128,6 +129,7 @@ def test_rows_follow_the_figures_and_workloads_asked_for() -> None:
         "many burst replies/s",
         "many burst lost",
         "many burst doubled",
+        *(f"many burst cpu ms/reply {role}" for role in CPU_ROLES),
         io_key("prefork", "1 process replies/s"),
         io_key("prefork", "4 processes replies/s"),
         io_key("prefork", "scaling 4/(4x1)"),
