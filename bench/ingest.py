@@ -56,6 +56,7 @@ from pathlib import Path
 
 from bench.ingest_flood import TARGET, measure_flood, rate_label, verdict
 from devtools.cluster import Cluster
+from devtools.interrupts import Interrupted, StopSignals
 from sandbox.flood import MAX_COUNT as MAX_FLOOD
 from sandbox.testing import Person, login
 
@@ -254,11 +255,16 @@ def main(argv: list[str] | None = None) -> int:
     floods: dict[str, dict[str, list[dict[str, float]]]] = {
         t: {rate_label(rate): [] for rate in rates} for t in TRANSPORTS
     }
+    StopSignals().install()  # kill or Ctrl-C: every stack started is stopped on the way out
     for repeat in range(args.repeat):
         for transport in TRANSPORTS:  # interleaved: both see the same machine load
-            figures, flooded = one_run(
-                transport, args.events, args.posters, log_dir / str(repeat), args.flood, rates
-            )
+            try:
+                figures, flooded = one_run(
+                    transport, args.events, args.posters, log_dir / str(repeat), args.flood, rates
+                )
+            except Interrupted as exc:
+                print(f"{exc}: stopped", file=sys.stderr)
+                return 128 + exc.signum
             results[transport].append(figures)
             print(
                 f"run {repeat + 1} {transport}: "

@@ -84,6 +84,7 @@ from celery import Celery
 from bench import cpu
 from bench.ingest import BOT_ID, JOHN, LIFTED, _epoch, _sandbox_args
 from devtools.cluster import Cluster
+from devtools.interrupts import Interrupted, StopSignals
 from devtools.processes import ManagedProcess
 from devtools.programs import ROOT, Program, WorkerProcess
 from devtools.sandbox_process import SandboxProcess
@@ -910,8 +911,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     log_dir = args.log_dir or Path(tempfile.mkdtemp(prefix="bench-replies-"))
     results: dict[str, list[dict[str, float]]] = {side: [] for side in SIDES}
     failures: list[str] = []
+    StopSignals().install()  # kill or Ctrl-C: every stack started is stopped on the way out
     for repeat in range(args.repeat):
-        got = one_repetition(repeat, args, log_dir, failures)
+        try:
+            got = one_repetition(repeat, args, log_dir, failures)
+        except Interrupted as exc:
+            print(f"{exc}: stopped", file=sys.stderr)
+            return 128 + exc.signum
         for side in SIDES:
             results[side].append(got[side])
     header = (
