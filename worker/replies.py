@@ -400,6 +400,7 @@ class ReplyPoster:
             raise
         stop.set()
         heartbeat.join()
+        keys, turn = self._turn_call(out, reply, bot_id, ordered)  # the clock after the POST
         woken, taken = self._finish(
             keys=[
                 *keys,
@@ -418,8 +419,8 @@ class ReplyPoster:
     def _turn_call(
         self, out: Outgoing | None, reply: Reply, bot_id: str | None, ordered: bool
     ) -> tuple[list[str], list[Any]]:
-        """The turn's keys and the scripts' first arguments: "1" when ordered, then
-        ``chat_turn``'s op to n..extra (op and take set by each script)."""
+        """``chat_turn``'s keys, and the arguments both scripts start with: "1" when the
+        reply is ordered, then ``chat_turn``'s from ``n`` to ``extra`` (now: the clock)."""
         chat = Chat(reply.group_id, bot_id)
         seq = out.seq if out is not None and out.seq is not None else 0
         entry = out.entry_id if out is not None else ""

@@ -579,15 +579,21 @@ def _parked_with_message(poster: ReplyPoster, out: Outgoing) -> Outgoing:
     return out
 
 
+def _first_and_parked_second(poster: ReplyPoster) -> tuple[Outgoing, Outgoing]:
+    """Events 1 and 2 of chat g handled, a reply each: the first recorded, the second parked."""
+    poster.turns.handled("g", 1, 1)
+    poster.turns.handled("g", 2, 1)
+    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
+    second = _parked_with_message(
+        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
+    )
+    return first, second
+
+
 def test_a_post_hands_the_chats_next_parked_reply_to_its_caller_not_to_the_queue(
     chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
 ) -> None:
-    poster.turns.handled("g", 1, 1)
-    poster.turns.handled("g", 2, 1)
-    earlier = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
-    later = _parked_with_message(
-        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
-    )
+    earlier, later = _first_and_parked_second(poster)
     handed: list[Outgoing] = []
 
     assert poster.deliver(earlier, handover=handed) is not None
@@ -622,12 +628,7 @@ def test_a_busy_chat_drains_in_one_send_in_its_order(
 def test_a_handed_reply_that_cannot_post_now_goes_to_the_queue(
     chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis
 ) -> None:
-    poster.turns.handled("g", 1, 1)
-    poster.turns.handled("g", 2, 1)
-    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
-    later = _parked_with_message(
-        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
-    )
+    first, later = _first_and_parked_second(poster)
     original = chat.create_post
 
     def refuse_the_second(*args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -677,12 +678,7 @@ def test_an_inline_reply_costs_one_redis_call_each_side_of_its_post(
 def test_past_its_budget_a_send_leaves_the_chats_next_reply_to_the_queue(
     chat: FakeChat, poster: ReplyPoster, redis_client: redis.Redis, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    poster.turns.handled("g", 1, 1)
-    poster.turns.handled("g", 2, 1)
-    first = _held(poster, Outgoing(Reply(key="evt-1:0", group_id="g", text="first"), 1))
-    later = _parked_with_message(
-        poster, Outgoing(Reply(key="evt-2:0", group_id="g", text="second"), 2)
-    )
+    first, later = _first_and_parked_second(poster)
     monkeypatch.setattr("worker.replies.HANDOVER_BUDGET", 0.0)
 
     assert [out.key for out, _ in poster.send([first], _free)] == ["evt-1:0"]
