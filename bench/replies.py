@@ -109,9 +109,9 @@ DEMO_WORKERS = 2
 DEMO_CONCURRENCY = 2
 #: The IO-bound figure: the sandbox holds each POST /glip/posts this long.
 IO_DELAY = 0.1
-#: gevent's pool size per process: a gevent worker runs Celery's synchronous
-#: consumer loop, which fetches nothing while every greenlet is busy; at -c 2 it
-#: answered about 4 replies a second here. Greenlets are cheap: it is run as such.
+#: gevent's pool size per process (``--gevent-concurrency``): a gevent worker runs
+#: Celery's synchronous consumer loop, which fetches nothing while every greenlet
+#: is busy, so it needs many; greenlets are cheap.
 GEVENT_CONCURRENCY = 20
 #: The task-events figure: two bursts of at least this many requests over the
 #: many-chats workload (one with the events, one without; short bursts are noise).
@@ -204,6 +204,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=_positive_int,
         default=DEMO_CONCURRENCY,
         help="pool size of each worker process (make demo: 2)",
+    )
+    parser.add_argument(
+        "--gevent-concurrency",
+        type=_positive_int,
+        default=GEVENT_CONCURRENCY,
+        help=f"greenlets of each gevent worker process (default {GEVENT_CONCURRENCY})",
     )
     parser.add_argument(
         "--log-level", default="INFO", help="LOG_LEVEL of the project's programs (make demo: INFO)"
@@ -855,7 +861,7 @@ def one_repetition(
                         f"run {repeat + 1} project io, {pool}, {processes} process(es)",
                         file=sys.stderr,
                     )
-                    concurrency = GEVENT_CONCURRENCY if pool == "gevent" else args.concurrency
+                    concurrency = args.gevent_concurrency if pool == "gevent" else args.concurrency
                     with project_stack(
                         where / f"io-{pool}-{processes}",
                         processes,
@@ -897,7 +903,7 @@ def notes(args: argparse.Namespace) -> list[str]:
         out.append(
             f"io: every POST /glip/posts held {IO_DELAY * 1000:.0f} ms; {args.io_posts} requests "
             f"over {args.chats} chats; this project -c {args.concurrency} per process "
-            f"(gevent: -c {GEVENT_CONCURRENCY}); "
+            f"(gevent: -c {args.gevent_concurrency}); "
             "naive column: the naive bot (one process) under the same delay"
         )
         if "gevent" in args.pools and not gevent_installed():
