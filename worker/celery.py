@@ -38,6 +38,7 @@ from glipbot.logging import configure_logging, get_logger
 from glipbot.settings import Settings
 from glipbot.unknown_variables import warn_unknown
 from worker.bots import bot_app, known_variables, load_bot
+from worker.broker import use_shared_clients
 from worker.flower import install as install_flower_guard
 from worker.reaper import REAP_INTERVAL
 
@@ -139,6 +140,7 @@ class App(Celery):
         self.conf.glipbot_settings = settings
 
 
+use_shared_clients()
 app = App("worker", include=list(TASK_MODULES))
 # `celery -A worker flower`: FLOWER_* from .env, and no start without a login.
 install_flower_guard(app)
