@@ -198,6 +198,23 @@ def error_from_response(
     return BadRequestError(text, **common)
 
 
+def environment_session(base_url: str) -> requests.Session:
+    """A session that reads the environment's proxy and CA bundle settings for ``base_url``
+    once, at start.
+
+    A default session scans the whole environment again on every request
+    (seen in a worker's CPU profile), and would let a ``.netrc``
+    entry for the host replace the bearer token; every request of a transport
+    goes to one host, so reading them once gives the same answer.
+    """
+    session = requests.Session()
+    found = session.merge_environment_settings(base_url, {}, None, None, None)
+    session.proxies.update(found["proxies"])
+    session.verify = found["verify"]
+    session.trust_env = False
+    return session
+
+
 class HttpTransport:
     """``requests.Session`` + base URL + timeout + error mapping; shared by REST and OAuth."""
 
@@ -210,7 +227,7 @@ class HttpTransport:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
-        self.session = session if session is not None else requests.Session()
+        self.session = session if session is not None else environment_session(self.base_url)
         self.hooks: list[RequestHook] = list(hooks)
         #: The rate-limit headers of the last response (success or error).
         self.last_rate_limit: RateLimitInfo | None = None

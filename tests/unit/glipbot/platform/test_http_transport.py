@@ -359,3 +359,30 @@ def test_multipart_parts_keep_unicode() -> None:
 def test_a_207_that_is_not_multipart_is_a_server_error() -> None:
     with pytest.raises(ServerError):
         parse_multipart("application/json", b"{}")
+
+
+def test_the_environments_proxy_and_ca_bundle_are_read_once_at_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path
+) -> None:
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+
+    transport = HttpTransport("http://platform.example", 5.0)
+    monkeypatch.setenv("HTTP_PROXY", "http://changed.example:1")
+
+    assert transport.session.proxies == {"http": "http://proxy.example:3128"}
+    assert transport.session.verify == str(bundle)
+    assert transport.session.trust_env is False
+
+
+def test_no_proxy_for_the_platforms_host_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "platform.example")
+
+    transport = HttpTransport("http://platform.example", 5.0)
+
+    assert "http" not in transport.session.proxies
