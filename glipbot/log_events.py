@@ -27,6 +27,10 @@ MESSAGE_TEMPLATE_MISMATCH = "message_template_mismatch"
 
 SETTING_UNKNOWN = "setting_unknown"
 
+# -- Shared state in Redis (glipbot.state) --
+
+COUNTERS_LOST = "counters_lost"
+
 # -- The bot framework (glipbot.bot) --
 
 BOT_DISPATCH = "bot_dispatch"

@@ -87,7 +87,8 @@ def handle_event(envelope: dict[str, Any], seq: int | None = None) -> dict[str, 
     the ledger of work in flight once it is handled or kept.
     """
     try:
-        sent = dispatcher().handle(envelope, seq)
+        with runtime().counters.batched():  # what the event counts, in one round trip
+            sent = dispatcher().handle(envelope, seq)
     except DeadLetteredError:
         _done(envelope)
         raise
