@@ -8,7 +8,7 @@ from typing import Any
 from glipbot import log_events as ev
 from glipbot.contracts import POST_REPLY, REPLIES_QUEUE
 from glipbot.contracts.ledger import reply_entry
-from glipbot.contracts.messages import TaskMessages
+from glipbot.contracts.messages import Built, TaskMessages
 from glipbot.contracts.queues import REPLY_BOT_ID
 from glipbot.errors import DeadLetteredError
 from glipbot.logging import get_logger
@@ -33,15 +33,20 @@ def messages() -> TaskMessages:
 
 def enqueue_reply(out: Outgoing) -> bool:
     """Record ``out`` in the ledger and put it on the ``replies`` queue, in one step."""
-    built = messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE)
-    return runtime().poster.enqueue(out, built)
+    return runtime().poster.enqueue(out, _message(out))
 
 
 def hold_reply(out: Outgoing) -> bool:
     """Record ``out`` in the ledger (with its ``post_reply`` message) without queueing it:
     :func:`send_replies` posts it, or queues it. False when it is in flight already."""
-    built = messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE)
-    return runtime().poster.enqueue(out, built, push=False)
+    return runtime().poster.enqueue(out, _message(out), push=False)
+
+
+def _message(out: Outgoing) -> Built:
+    # A short ``argsrepr`` (Flower's and the worker log's view of the arguments): the
+    # reply's key, not a repr of its whole text, which costs more than the rest of the message.
+    argsrepr = repr((f"<reply {out.key}>",))
+    return messages().build(POST_REPLY, (out.to_json(),), {}, REPLIES_QUEUE, argsrepr=argsrepr)
 
 
 def send_replies(outs: list[Outgoing]) -> None:

@@ -96,6 +96,12 @@ class TaskMessages:
         mode = app.conf.task_default_delivery_mode
         self._delivery_mode = DELIVERY_MODES.get(mode, mode) or PERSISTENT_DELIVERY_MODE
         self._templates: dict[tuple[str, str], _Template | None] = {}
+        # Celery's limits on the argument reprs, read once: each read of the
+        # configuration costs more than the rest of a small repr.
+        self._repr_levels = app.conf.task_repr_maxlevels
+        self._argsrepr_maxsize = app.amqp.argsrepr_maxsize
+        self._kwargsrepr_maxsize = app.amqp.kwargsrepr_maxsize
+        self._empty_reprs: dict[tuple[type, int], str] = {}
 
     @property
     def channel(self) -> Any:
@@ -109,17 +115,21 @@ class TaskMessages:
         kwargs: dict[str, Any],
         queue: str,
         *,
+        argsrepr: str | None = None,
         kwargsrepr: str | None = None,
     ) -> Built:
-        """The message of task ``name(*args, **kwargs)`` on ``queue`` (``kwargsrepr``:
-        ``send_task``'s option of the same name; Celery's repr of ``kwargs`` otherwise)."""
+        """The message of task ``name(*args, **kwargs)`` on ``queue`` (``argsrepr``,
+        ``kwargsrepr``: ``send_task``'s options of the same names; Celery's reprs of
+        ``args`` and ``kwargs`` otherwise)."""
         key = (name, queue)
         if key not in self._templates:
             self._templates[key] = self._make_template(name, queue)
         template = self._templates[key]
         if template is None:
-            return self.reference(name, args, kwargs, queue, kwargsrepr=kwargsrepr)
-        return self._fill(template, uuid(), uuid(), args, kwargs, kwargsrepr)
+            return self.reference(
+                name, args, kwargs, queue, argsrepr=argsrepr, kwargsrepr=kwargsrepr
+            )
+        return self._fill(template, uuid(), uuid(), args, kwargs, argsrepr, kwargsrepr)
 
     def reference(
         self,
@@ -128,6 +138,7 @@ class TaskMessages:
         kwargs: dict[str, Any],
         queue: str,
         *,
+        argsrepr: str | None = None,
         kwargsrepr: str | None = None,
         task_id: str | None = None,
     ) -> Built:
@@ -142,6 +153,7 @@ class TaskMessages:
             reply_to=app.thread_oid,
             create_sent_event=app.conf.task_send_sent_event,
             ignore_result=None,
+            argsrepr=argsrepr,
             kwargsrepr=kwargsrepr,
         )
         content_type, content_encoding, data = serialize(body, serializer=app.conf.task_serializer)
@@ -180,7 +192,9 @@ class TaskMessages:
             properties=message["properties"],
         )
         tag = message["properties"]["delivery_tag"]
-        filled = self._fill(template, reference.task_id, tag, sample_args, sample_kwargs, None)
+        filled = self._fill(
+            template, reference.task_id, tag, sample_args, sample_kwargs, None, None
+        )
         if json.loads(filled.payload) != message or filled.queue_key != reference.queue_key:
             _log.warning(ev.MESSAGE_TEMPLATE_MISMATCH, task=name, queue=queue)
             return None
@@ -193,17 +207,19 @@ class TaskMessages:
         delivery_tag: str,
         args: tuple[Any, ...] | list[Any],
         kwargs: dict[str, Any],
+        argsrepr: str | None,
         kwargsrepr: str | None,
     ) -> Built:
-        amqp, levels = self._app.amqp, self._app.conf.task_repr_maxlevels
         args = tuple(args)
+        if argsrepr is None:
+            argsrepr = self._repr(args, self._argsrepr_maxsize)
         if kwargsrepr is None:
-            kwargsrepr = saferepr(kwargs, amqp.kwargsrepr_maxsize, maxlevels=levels)
+            kwargsrepr = self._repr(kwargs, self._kwargsrepr_maxsize)
         headers = {
             **template.headers,
             "id": task_id,
             "root_id": task_id,
-            "argsrepr": saferepr(args, amqp.argsrepr_maxsize, maxlevels=levels),
+            "argsrepr": argsrepr,
             "kwargsrepr": kwargsrepr,
         }
         properties = {
@@ -220,6 +236,16 @@ class TaskMessages:
             "properties": properties,
         }
         return Built(task_id, template.queue_key, json_dumps(message))
+
+    def _repr(self, value: tuple[Any, ...] | dict[str, Any], maxsize: int) -> str:
+        """Celery's repr of a task's ``args`` or ``kwargs`` (no arguments: the same each time)."""
+        if value:
+            return saferepr(value, maxsize, maxlevels=self._repr_levels)
+        key = (type(value), maxsize)
+        found = self._empty_reprs.get(key)
+        if found is None:
+            found = self._empty_reprs[key] = saferepr(value, maxsize, maxlevels=self._repr_levels)
+        return found
 
 
 def task_arguments(payload: str | bytes) -> tuple[list[Any], dict[str, Any]]:

@@ -9,7 +9,10 @@ import pytest
 import redis
 from celery import Celery
 
+from glipbot.bot.context import Reply
 from glipbot.contracts.messages import TaskMessages, task_arguments
+from tasks import replies as reply_tasks
+from worker.replies import Outgoing
 
 TASK = "tasks.replies.post_reply"
 REPLY = {"key": "evt-1:0", "group_id": "g", "text": "hi", "attachments": [], "seq": 1}
@@ -45,14 +48,32 @@ def test_what_is_not_a_task_message_is_refused(payload: str) -> None:
         task_arguments(payload)
 
 
-@pytest.mark.parametrize("kwargsrepr", [None, "{'envelope': '<u1 PostAdded>'}"])
-def test_a_message_from_the_template_is_celerys_own(app: Celery, kwargsrepr: str | None) -> None:
+@pytest.mark.parametrize(
+    ("args", "argsrepr", "kwargsrepr"),
+    [
+        ((REPLY,), None, None),
+        ((REPLY,), "('<reply evt-1:0>',)", "{'envelope': '<u1 PostAdded>'}"),
+        ((), None, "{'envelope': '<u1 PostAdded>'}"),
+    ],
+)
+def test_a_message_from_the_template_is_celerys_own(
+    app: Celery, args: tuple[object, ...], argsrepr: str | None, kwargsrepr: str | None
+) -> None:
     """Built from the checked template, a message decodes exactly like the reference's."""
     messages = TaskMessages(app)
     kwargs = {"envelope": {"uuid": "u1", "text": "h\u00e9llo \N{EN DASH} " + "x" * 2000}}
-    built = messages.build(TASK, (REPLY,), kwargs, "replies", kwargsrepr=kwargsrepr)
+    for _ in range(2):  # the second with what the first remembered (an empty args' repr)
+        built = messages.build(
+            TASK, args, kwargs, "replies", argsrepr=argsrepr, kwargsrepr=kwargsrepr
+        )
     reference = messages.reference(
-        TASK, (REPLY,), kwargs, "replies", kwargsrepr=kwargsrepr, task_id=built.task_id
+        TASK,
+        args,
+        kwargs,
+        "replies",
+        argsrepr=argsrepr,
+        kwargsrepr=kwargsrepr,
+        task_id=built.task_id,
     )
     messages.close()
 
@@ -61,3 +82,18 @@ def test_a_message_from_the_template_is_celerys_own(app: Celery, kwargsrepr: str
     assert ours["properties"].pop("delivery_tag") != theirs["properties"].pop("delivery_tag")
     assert ours == theirs
     assert built.queue_key == reference.queue_key
+
+
+def test_a_reply_message_names_the_reply_not_its_text(
+    app: Celery, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``post_reply``'s ``argsrepr`` (Flower's view of the argument) is the reply's key."""
+    messages = TaskMessages(app)
+    monkeypatch.setattr(reply_tasks, "messages", lambda: messages)
+    out = Outgoing(Reply("evt-1:0", "g", "Sure, I will book you a flight"), seq=1, bot_id="b1")
+
+    built = reply_tasks._message(out)
+    messages.close()
+
+    assert json.loads(built.payload)["headers"]["argsrepr"] == "('<reply evt-1:0>',)"
+    assert task_arguments(built.payload) == ([out.to_json()], {})
