@@ -3,11 +3,10 @@
 kombu's Redis channel builds a new ``redis.Redis`` object for every command
 it sends without a client at hand: each acknowledgement, each message taken
 off a queue, each batch of task events published. With redis-py 5 and later
-building one copies the client's table of response callbacks, and in a
-worker's main process that copying was the largest single cost of handling a
-task (seen in its CPU profile). All those objects wrap the channel's one
-connection pool, so this channel builds one and keeps it while the pool
-lasts.
+building one copies the client's table of response callbacks: a fifth of a
+worker main process's CPU during a burst (seen in its profile). All those
+objects wrap the channel's one connection pool, so this channel builds one
+and keeps it while the pool lasts.
 
 :func:`use_shared_clients` makes it the transport of ``redis://`` and
 ``rediss://`` URLs in this process (``worker.celery`` calls it), under
