@@ -366,8 +366,7 @@ def test_the_environments_proxy_and_ca_bundle_are_read_once_at_start(
 ) -> None:
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
-    for name in ("HTTPS_PROXY", "https_proxy", "NO_PROXY", "no_proxy", "CURL_CA_BUNDLE"):
-        monkeypatch.delenv(name, raising=False)
+    _without_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
 
@@ -380,9 +379,19 @@ def test_the_environments_proxy_and_ca_bundle_are_read_once_at_start(
 
 
 def test_no_proxy_for_the_platforms_host_is_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_proxy_settings(monkeypatch)
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.setenv("NO_PROXY", "platform.example")
 
     transport = HttpTransport("http://platform.example", 5.0)
 
     assert "http" not in transport.session.proxies
+
+
+def _without_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """None of the machine's own proxy or CA settings (either case) in the way."""
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "REQUEST_METHOD"):
+        monkeypatch.delenv(name, raising=False)
