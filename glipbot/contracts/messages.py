@@ -101,7 +101,9 @@ class TaskMessages:
         self._repr_levels = app.conf.task_repr_maxlevels
         self._argsrepr_maxsize = app.amqp.argsrepr_maxsize
         self._kwargsrepr_maxsize = app.amqp.kwargsrepr_maxsize
-        self._empty_reprs: dict[tuple[type, int], str] = {}
+        # No arguments (handle_event's args, post_reply's kwargs): the same repr each time.
+        self._no_args_repr = saferepr((), self._argsrepr_maxsize, maxlevels=self._repr_levels)
+        self._no_kwargs_repr = saferepr({}, self._kwargsrepr_maxsize, maxlevels=self._repr_levels)
 
     @property
     def channel(self) -> Any:
@@ -211,10 +213,19 @@ class TaskMessages:
         kwargsrepr: str | None,
     ) -> Built:
         args = tuple(args)
+        levels = self._repr_levels
         if argsrepr is None:
-            argsrepr = self._repr(args, self._argsrepr_maxsize)
+            argsrepr = (
+                saferepr(args, self._argsrepr_maxsize, maxlevels=levels)
+                if args
+                else self._no_args_repr
+            )
         if kwargsrepr is None:
-            kwargsrepr = self._repr(kwargs, self._kwargsrepr_maxsize)
+            kwargsrepr = (
+                saferepr(kwargs, self._kwargsrepr_maxsize, maxlevels=levels)
+                if kwargs
+                else self._no_kwargs_repr
+            )
         headers = {
             **template.headers,
             "id": task_id,
@@ -236,16 +247,6 @@ class TaskMessages:
             "properties": properties,
         }
         return Built(task_id, template.queue_key, json_dumps(message))
-
-    def _repr(self, value: tuple[Any, ...] | dict[str, Any], maxsize: int) -> str:
-        """Celery's repr of a task's ``args`` or ``kwargs`` (no arguments: the same each time)."""
-        if value:
-            return saferepr(value, maxsize, maxlevels=self._repr_levels)
-        key = (type(value), maxsize)
-        found = self._empty_reprs.get(key)
-        if found is None:
-            found = self._empty_reprs[key] = saferepr(value, maxsize, maxlevels=self._repr_levels)
-        return found
 
 
 def task_arguments(payload: str | bytes) -> tuple[list[Any], dict[str, Any]]:
