@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import pytest
 from jsonschema import Draft4Validator
 
 SPEC_PATH = Path(
@@ -24,7 +25,16 @@ SPEC_PATH = Path(
 
 @cache
 def spec() -> dict[str, Any]:
-    """The parsed spec (read once per process)."""
+    """The parsed spec (read once per process); a test that needs it fails with where to
+    put it when it is missing (the repository sits beside ``shared/``, or the
+    environment names the file)."""
+    if not SPEC_PATH.is_file():
+        pytest.fail(
+            f"RingCentral's OpenAPI spec is not at {SPEC_PATH}: clone this repository beside "
+            "shared/ (shared/reference/ringcentral-openapi-1.0.46.json) or set "
+            "RINGCENTRAL_OPENAPI_SPEC to the file",
+            pytrace=False,
+        )
     return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))
 
 
