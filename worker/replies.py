@@ -37,7 +37,6 @@ and chat turn are that bot's (:mod:`worker.installations`).
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -46,7 +45,6 @@ from typing import Any
 
 import redis
 from redis.exceptions import LockError
-from redis.lock import Lock
 
 from glipbot import log_events as ev
 from glipbot.bot import Reply
@@ -59,6 +57,7 @@ from glipbot.logging import get_logger
 from glipbot.state.counters import Counters
 from glipbot.state.keys import Keys
 from worker.errors import UNKNOWN, UnknownInstallationError
+from worker.lock_keeper import LockKeeper
 from worker.reconcile import REPLY_TTL, DuplicateWatch, Posts, PostsApi
 
 #: A reply's lock lives this long unless its holder keeps extending it: a
@@ -224,6 +223,7 @@ class ReplyPoster:
         self._keys = keys
         self._settle = settle
         self._lock_ttl = lock_ttl
+        self._keeper = LockKeeper()
         self._clock = clock
         self._installed = installed
         self.turns = ChatTurns(client, keys, clock=clock)
@@ -384,22 +384,16 @@ class ReplyPoster:
                 f"reply {reply.key} is being posted by another worker", retry_after=BUSY_RETRY
             )
         state = _pairs(detail)
-        # thread_local=False: the heartbeat thread extends the lock it did not take.
+        # thread_local=False: the keeper's thread extends the lock it did not take.
         lock = self._redis.lock(f"{record}:lock", timeout=self._lock_ttl, thread_local=False)
         lock.local.token = token.encode()
-        stop = threading.Event()
-        heartbeat = threading.Thread(target=_keep, args=(lock, stop, self._lock_ttl), daemon=True)
-        heartbeat.start()
         try:
-            post_id, lost, since = self._post_locked(reply, record, posts, state)
+            with self._keeper.kept(lock, self._lock_ttl):
+                post_id, lost, since = self._post_locked(reply, record, posts, state)
         except BaseException:
-            stop.set()
-            heartbeat.join()
             with contextlib.suppress(LockError, redis.RedisError):  # it lapses by itself
                 lock.release()
             raise
-        stop.set()
-        heartbeat.join()
         keys, turn = self._turn_call(out, reply, bot_id, ordered)  # the clock after the POST
         woken, taken = self._finish(
             keys=[
@@ -500,13 +494,3 @@ def _pairs(flat: list[Any]) -> dict[str, str]:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
-
-
-def _keep(lock: Lock, stop: threading.Event, ttl: float) -> None:
-    """Extend ``lock`` every third of its TTL until ``stop`` is set or the lock is lost."""
-    while not stop.wait(ttl / 3):
-        try:
-            lock.extend(ttl, replace_ttl=True)
-        except (LockError, redis.RedisError):
-            _log.warning(ev.REPLY_LOCK_LOST, lock=str(lock.name))
-            return
