@@ -34,6 +34,7 @@ from typing import Any
 
 from bench.chaos_trial import BOT_ID, POSTS, PUBNUB, TRANSPORTS, WEBSOCKET, Trial
 from devtools.processes import WaitTimeoutError, wait_for
+from glipbot.contracts import HANDLE_EVENT, POST_REPLY
 from glipbot.contracts.ledger import PROGRESS_BOUND
 from sandbox.config import SUBSCRIBER_KEY
 from worker.reaper import REAP_INTERVAL
@@ -354,15 +355,27 @@ def _bot_subscriptions(trial: Trial) -> list[dict[str, Any]]:
 
 
 def _holder(trial: Trial) -> Any:
-    """The live worker whose pool runs a ``post_reply`` now, if one does."""
+    """The live worker whose POST hangs now, if one is seen (:func:`posting_node`)."""
     cluster = trial.cluster
     workers = cluster.live_workers()
     names = {cluster.node_name(w): w for w in workers}
     inspect = cluster.celery.control.inspect(destination=list(names), timeout=1.0)
-    for node, tasks in (inspect.active() or {}).items():
-        if any(task["name"] == "tasks.replies.post_reply" for task in tasks):
-            return names.get(node)
-    return None
+    node = posting_node(inspect.active() or {})
+    return names.get(node) if node else None
+
+
+def posting_node(active: Mapping[str, list[dict[str, Any]]]) -> str | None:
+    """Of ``celery inspect active``'s answer, the node running the task that started first
+    among those that post: ``post_reply``, and ``handle_event``, which posts a reply
+    itself when its turn and a rate-limit slot are free (the hanging POST's task has run
+    the longest; the others are short)."""
+    running = [
+        (task.get("time_start") or 0.0, node)
+        for node, tasks in active.items()
+        for task in tasks
+        if task.get("name") in (HANDLE_EVENT, POST_REPLY)
+    ]
+    return min(running)[1] if running else None
 
 
 def _wait_role(trial: Trial, name: str, role: str, timeout: float) -> None:
