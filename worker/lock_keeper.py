@@ -17,8 +17,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-import redis
-from redis.exceptions import LockError
 from redis.lock import Lock
 
 from glipbot import log_events as ev
@@ -104,8 +102,8 @@ class LockKeeper:
     def _extend(self, held: _Held, now: float) -> None:
         try:
             held.lock.extend(held.ttl, replace_ttl=True)
-        except (LockError, redis.RedisError):
-            _log.warning(ev.REPLY_LOCK_LOST, lock=str(held.lock.name))
+        except Exception as exc:  # lost (LockError), Redis failed, or worse: keep the others
+            _log.warning(ev.REPLY_LOCK_LOST, lock=str(held.lock.name), error=type(exc).__name__)
             self._held.discard(held)
             return
         held.due = now + held.ttl / 3

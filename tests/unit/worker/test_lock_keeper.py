@@ -98,8 +98,34 @@ def test_a_lost_lock_is_logged_and_the_block_goes_on(redis_client: redis.Redis) 
         time.sleep(TTL)
 
     lost = [entry for entry in logs if entry["event"] == ev.REPLY_LOCK_LOST]
-    assert lost == [{"event": ev.REPLY_LOCK_LOST, "lock": "r:lost:lock", "log_level": "warning"}]
+    assert lost == [
+        {
+            "event": ev.REPLY_LOCK_LOST,
+            "lock": "r:lost:lock",
+            "error": "LockNotOwnedError",
+            "log_level": "warning",
+        }
+    ]
     assert redis_client.get("r:lost:lock") == "another worker"
+
+
+def test_an_unexpected_failure_to_extend_is_logged_and_the_other_locks_kept(
+    redis_client: redis.Redis,
+) -> None:
+    keeper = LockKeeper()
+    kept = _lock(redis_client, "r:kept:lock")
+    broken = _lock(redis_client, "r:broken:lock")
+
+    def fail(*_args: object, **_kwargs: object) -> bool:
+        raise ValueError("not a Redis error")
+
+    broken.extend = fail  # type: ignore[method-assign]
+    with capture_logs() as logs, keeper.kept(kept, TTL), keeper.kept(broken, TTL):
+        time.sleep(4 * TTL)
+        assert kept.owned()
+
+    lost = [(e["lock"], e["error"]) for e in logs if e["event"] == ev.REPLY_LOCK_LOST]
+    assert lost == [("r:broken:lock", "ValueError")]
 
 
 def test_the_thread_ends_when_idle_and_starts_again_when_needed(
