@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,12 +17,43 @@ from typing import Any
 import pytest
 from jsonschema import Draft4Validator
 
-SPEC_PATH = Path(
-    os.environ.get(
-        "RINGCENTRAL_OPENAPI_SPEC",
-        Path(__file__).resolve().parents[3] / "shared/reference/ringcentral-openapi-1.0.46.json",
-    )
-)
+#: This repository's top folder.
+ROOT = Path(__file__).resolve().parents[2]
+
+#: Where the spec sits in the ``shared/`` folder beside the repository.
+BESIDE = Path("shared/reference/ringcentral-openapi-1.0.46.json")
+
+
+def spec_path(environ: Mapping[str, str] = os.environ, root: Path = ROOT) -> Path:
+    """``RINGCENTRAL_OPENAPI_SPEC``, else ``shared/`` beside this checkout, else beside
+    the checkout it was cloned from when that is a folder on this machine (a fresh
+    clone in ``/tmp`` still finds it); the first place when none has it."""
+    named = environ.get("RINGCENTRAL_OPENAPI_SPEC")
+    if named:
+        return Path(named)
+    places = [root.parent / BESIDE]
+    origin = _local_origin(root)
+    if origin is not None:
+        places.append(origin.parent / BESIDE)
+    return next((place for place in places if place.is_file()), places[0])
+
+
+def _local_origin(root: Path) -> Path | None:
+    try:
+        url = subprocess.run(
+            ["git", "-C", str(root), "config", "--get", "remote.origin.url"],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    path = Path(url.removeprefix("file://")) if url else None
+    return path.resolve() if path is not None and path.is_dir() else None
+
+
+SPEC_PATH = spec_path()
 
 
 @cache
