@@ -31,11 +31,13 @@ def spec_path(environ: Mapping[str, str] = os.environ, root: Path = ROOT) -> Pat
     named = environ.get("RINGCENTRAL_OPENAPI_SPEC")
     if named:
         return Path(named)
-    places = [root.parent / BESIDE]
-    origin = _local_origin(root)
-    if origin is not None:
-        places.append(origin.parent / BESIDE)
-    return next((place for place in places if place.is_file()), places[0])
+    beside = root.parent / BESIDE
+    if beside.is_file():
+        return beside
+    origin = _local_origin(root)  # asked only when needed: it runs git
+    if origin is not None and (origin.parent / BESIDE).is_file():
+        return origin.parent / BESIDE
+    return beside
 
 
 def _local_origin(root: Path) -> Path | None:
