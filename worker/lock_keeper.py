@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from redis.lock import Lock
 
@@ -32,7 +32,7 @@ IDLE_EXIT = 30.0
 class _Held:
     lock: Lock
     ttl: float
-    due: float = field(default=0.0)
+    due: float
 
 
 class LockKeeper:
@@ -59,7 +59,7 @@ class LockKeeper:
         and no longer kept; the block goes on.
         """
         held = _Held(lock, ttl, self._clock() + ttl / 3)
-        with self._lock():
+        with self._condition():
             self._held.add(held)
             self._start()
             self._changed.notify()
@@ -70,7 +70,7 @@ class LockKeeper:
             with self._changed:
                 self._held.discard(held)
 
-    def _lock(self) -> threading.Condition:
+    def _condition(self) -> threading.Condition:
         if self._pid != os.getpid():  # forked: the parent's thread and lock stayed behind
             self._pid = os.getpid()
             self._changed = threading.Condition()

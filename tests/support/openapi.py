@@ -66,8 +66,7 @@ def spec() -> dict[str, Any]:
     if not SPEC_PATH.is_file():
         pytest.fail(
             f"RingCentral's OpenAPI spec is not at {SPEC_PATH}: clone this repository beside "
-            "shared/ (shared/reference/ringcentral-openapi-1.0.46.json) or set "
-            "RINGCENTRAL_OPENAPI_SPEC to the file",
+            f"shared/ ({BESIDE}) or set RINGCENTRAL_OPENAPI_SPEC to the file",
             pytrace=False,
         )
     return dict(json.loads(SPEC_PATH.read_text(encoding="utf-8")))

@@ -1,4 +1,4 @@
-"""Without RingCentral's spec, a test that validates against it says where the spec goes."""
+"""Where the tests find RingCentral's spec, and what a test needing it says without it."""
 
 from __future__ import annotations
 
